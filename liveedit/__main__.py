@@ -1,0 +1,5 @@
+import sys
+
+from liveedit.cli import main
+
+sys.exit(main())
