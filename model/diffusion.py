@@ -1,0 +1,86 @@
+"""Gaussian diffusion maths: the cosine noise schedule and a DDIM sampler.
+
+The network predicts clean motion x0 (the paper's D_c). The sampler is a plain object that is handed
+the denoising function on every call (as in improved-diffusion), so the number of steps, the guidance
+and the known frames are runtime choices, and the sampler is testable with a dummy network.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+
+TRAIN_STEPS = 1000
+
+# denoise_fn(x_t, t) -> x0 prediction; x_t: (B, T, C), t: (B,) integer steps in [0, TRAIN_STEPS)
+DenoiseFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def cosine_alphas_cumprod(steps: int = TRAIN_STEPS, s: float = 0.008) -> torch.Tensor:
+    """alpha_bar(t) of Nichol & Dhariwal's cosine schedule, (steps,), float64, betas clipped at 0.999."""
+    t = torch.linspace(0, steps, steps + 1, dtype=torch.float64) / steps
+    f = torch.cos((t + s) / (1 + s) * math.pi / 2) ** 2
+    betas = (1 - f[1:] / f[:-1]).clamp(max=0.999)
+    return torch.cumprod(1 - betas, dim=0)
+
+
+class CosineSchedule:
+    def __init__(self, steps: int = TRAIN_STEPS):
+        self.steps = steps
+        self.alphas_cumprod = cosine_alphas_cumprod(steps)
+
+    def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """Noise clean x0 (B, T, C) to step t (B,): sqrt(ab) x0 + sqrt(1 - ab) noise."""
+        ab = self.alphas_cumprod.to(x0.device)[t].to(x0.dtype)[:, None, None]
+        return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+
+    def sample_timesteps(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.randint(0, self.steps, (batch,), generator=generator)
+
+
+class DDIMSampler:
+    """Deterministic (eta = 0) or stochastic DDIM over an evenly spaced subset of training steps.
+
+    Known frames: wherever `known_mask` is True the x0 estimate is replaced by `known` before each
+    update, and the returned sample equals `known` there exactly.
+    """
+
+    def __init__(self, schedule: CosineSchedule | None = None, eta: float = 0.0):
+        self.schedule = schedule or CosineSchedule()
+        self.eta = eta
+
+    def timesteps(self, steps: int) -> list[int]:
+        """Descending steps, e.g. 10 -> [999, 888, ..., 0]."""
+        if not 1 <= steps <= self.schedule.steps:
+            raise ValueError(f"sampler steps must be in [1, {self.schedule.steps}], got {steps}")
+        ts = torch.linspace(self.schedule.steps - 1, 0, steps).round().long().tolist()
+        return list(dict.fromkeys(ts))
+
+    @torch.no_grad()
+    def sample(self, denoise_fn: DenoiseFn, shape: tuple[int, ...], steps: int = 10,
+               known: torch.Tensor | None = None, known_mask: torch.Tensor | None = None,
+               generator: torch.Generator | None = None, device: torch.device | str = "cpu",
+               dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """Draw x0 of `shape` (B, T, C). known: (B, T, C); known_mask: (B, T) bool."""
+        ab_all = self.schedule.alphas_cumprod
+        x = torch.randn(shape, generator=generator, dtype=dtype).to(device)
+        m = None if known_mask is None else known_mask[..., None].to(device)
+        ts = self.timesteps(steps)
+        x0 = x
+        for i, t in enumerate(ts):
+            tt = torch.full((shape[0],), t, dtype=torch.long, device=device)
+            x0 = denoise_fn(x, tt)
+            if m is not None:
+                x0 = torch.where(m, known.to(x0), x0)
+            if i == len(ts) - 1:
+                break
+            ab, ab_prev = float(ab_all[t]), float(ab_all[ts[i + 1]])
+            eps = (x - math.sqrt(ab) * x0) / math.sqrt(1 - ab)
+            sigma = self.eta * math.sqrt((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev))
+            x = math.sqrt(ab_prev) * x0 + math.sqrt(max(1 - ab_prev - sigma**2, 0.0)) * eps
+            if sigma > 0:
+                x = x + sigma * torch.randn(shape, generator=generator, dtype=dtype).to(device)
+        if m is not None:
+            x0 = torch.where(m, known.to(x0), x0)
+        return x0

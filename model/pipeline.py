@@ -1,0 +1,229 @@
+"""`DanceModel`: the network, its normaliser, the text encoder and the sampler behind one small API.
+
+Everything here takes and returns UN-normalised motion (T, 151) as numpy arrays; normalisation,
+classifier-free guidance and known frames are handled inside. The live engine, the offline tools
+and the evaluation all go through this class.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from model.checkpoint import CheckpointError, load_checkpoint
+from model.diffusion import DDIMSampler
+from model.motion import Normalizer
+from model.network import DanceEditor, EditInputs, ModelConfig
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "default.pt"
+
+
+class TextEncoderLike(Protocol):
+    def encode(self, prompts: list[str], max_tokens: int = 32): ...  # -> .tokens (B,L,384), .mask (B,L)
+
+
+def _as_batch(x: np.ndarray | torch.Tensor | None, ndim: int) -> tuple[torch.Tensor | None, bool]:
+    """Add a batch axis when a single item is given; -> (tensor, was_single)."""
+    if x is None:
+        return None, False
+    t = torch.as_tensor(np.asarray(x, dtype=np.float32)) if not isinstance(x, torch.Tensor) else x.float()
+    if t.ndim == ndim - 1:
+        return t[None], True
+    if t.ndim != ndim:
+        raise ValueError(f"expected an array of {ndim - 1} or {ndim} dimensions, got shape {tuple(t.shape)}")
+    return t, False
+
+
+class DanceModel:
+    """A trained (or tiny random) DanceEditor ready to generate and edit 5 s windows.
+
+    Thread-safety: one call at a time (an internal lock), so the live engine's worker thread and an
+    evaluation loop can share an instance.
+    """
+
+    def __init__(self, net: DanceEditor, normalizer: Normalizer, text_encoder: TextEncoderLike | None = None,
+                 meta: dict | None = None, name: str = "model"):
+        self.net = net.eval()
+        self.normalizer = normalizer
+        self.meta = dict(meta or {})
+        self.name = name
+        self.sampler = DDIMSampler()
+        self._text_encoder = text_encoder
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def load(cls, path: str | Path | None = None, text_encoder: TextEncoderLike | None = None) -> "DanceModel":
+        """Load a checkpoint (default: the one shipped in model/checkpoints/default.pt)."""
+        path = Path(path) if path is not None else DEFAULT_CHECKPOINT
+        if path == DEFAULT_CHECKPOINT and not path.is_file():
+            raise FileNotFoundError(f"no default checkpoint at {path}; train one with `python training/train.py`")
+        net, normalizer, meta = load_checkpoint(path)
+        return cls(net, normalizer, text_encoder, meta, name=path.name)
+
+    @classmethod
+    def tiny_random(cls, seed: int = 0, text_encoder: TextEncoderLike | None = None,
+                    edit_mode: str = "cem") -> "DanceModel":
+        """A small randomly initialised model (for tests and development before training)."""
+        torch.manual_seed(seed)
+        cfg = ModelConfig(width=64, depth=2, heads=2, music_layers=1, edit_mode=edit_mode)
+        net = DanceEditor(cfg, with_editor=True)
+        # Random editing weights instead of zeros, so edits visibly do something even untrained.
+        with torch.no_grad():
+            for name, p in net.editor.named_parameters():
+                if "zero" in name:
+                    p.normal_(0, 0.02)
+        normalizer = Normalizer.identity(cfg.motion_dim)
+        normalizer.mean[5] = 0.95  # pelvis height: stand rather than sit in the floor
+        normalizer.std[4:7] = 0.1
+        return cls(net, normalizer, text_encoder, {"tiny_random": True, "seed": seed}, name="tiny-random")
+
+    @property
+    def cfg(self) -> ModelConfig:
+        return self.net.cfg
+
+    @property
+    def window(self) -> int:
+        return self.cfg.window
+
+    @property
+    def can_edit(self) -> bool:
+        return self.net.editor is not None
+
+    @property
+    def text_encoder(self) -> TextEncoderLike:
+        if self._text_encoder is None:
+            from model.text import get_text_encoder  # lazy: loading the encoder takes seconds
+            self._text_encoder = get_text_encoder()
+        return self._text_encoder
+
+    # ------------------------------------------------------------------ helpers
+    def _known(self, known, known_mask, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        T, C = self.window, self.cfg.motion_dim
+        if known is None or known_mask is None:
+            return torch.zeros(batch, T, C), torch.zeros(batch, T, dtype=torch.bool)
+        k, _ = _as_batch(known, 3)
+        m = torch.as_tensor(np.asarray(known_mask)).bool()
+        m = m[None] if m.ndim == 1 else m
+        if k.shape[1:] != (T, C) or m.shape[-1] != T:
+            raise ValueError(f"known frames must be ({T}, {C}) with a ({T},) mask, got {tuple(k.shape)} and {tuple(m.shape)}")
+        return self.normalizer.normalize(k).expand(batch, -1, -1), m.expand(batch, -1)
+
+    def _check_music(self, music) -> tuple[torch.Tensor, bool]:
+        mu, single = _as_batch(music, 3)
+        if mu.shape[1:] != (self.window, self.cfg.music_dim):
+            raise ValueError(f"music features must be ({self.window}, {self.cfg.music_dim}) per window, got {tuple(mu.shape)}")
+        return mu, single
+
+    @staticmethod
+    def _generator(seed: int | None) -> torch.Generator:
+        g = torch.Generator()
+        g.manual_seed(int(seed) if seed is not None else int(torch.randint(0, 2**31 - 1, (1,))))
+        return g
+
+    # ------------------------------------------------------------------ generation
+    @torch.no_grad()
+    def generate(self, music, known=None, known_mask=None, steps: int = 10, music_guidance: float = 2.0,
+                 seed: int | None = None) -> np.ndarray:
+        """Initial prediction for one window (or a batch).
+
+        music: (150, 35) or (B, 150, 35); known: (150, 151) or (B, ...) un-normalised; known_mask:
+        (150,) or (B, 150) bool. Returns (150, 151) (or (B, 150, 151)); known frames come back exactly.
+        music_guidance: classifier-free guidance scale on music (1 = plain conditional model).
+        """
+        mu, single = self._check_music(music)
+        B = mu.shape[0]
+        known_n, mask = self._known(known, known_mask, B)
+        with self._lock:
+            net = self.net
+            guided = music_guidance != 1.0
+            if guided:  # conditional and unconditional in one batch of 2B
+                drop = torch.cat([torch.zeros(B, dtype=torch.bool), torch.ones(B, dtype=torch.bool)])
+                cond = net.condition(torch.cat([mu, mu]), drop)
+                known2, mask2 = torch.cat([known_n, known_n]), torch.cat([mask, mask])
+
+                def denoise(x, t):
+                    x0 = net.denoise(torch.cat([x, x]), torch.cat([t, t]), cond, known2, mask2)
+                    c, u = x0[:B], x0[B:]
+                    return u + music_guidance * (c - u)
+            else:
+                cond = net.condition(mu)
+
+                def denoise(x, t):
+                    return net.denoise(x, t, cond, known_n, mask)
+
+            x0 = self.sampler.sample(denoise, (B, self.window, self.cfg.motion_dim), steps=steps,
+                                     known=known_n, known_mask=mask, generator=self._generator(seed))
+        out = self._finish(x0, known, known_mask)
+        return out[0] if single else out
+
+    def _finish(self, x0_normalised: torch.Tensor, known, known_mask) -> np.ndarray:
+        """De-normalise, snap contacts to {0,1} and put known frames back bit-exactly."""
+        out = self.normalizer.denormalize(x0_normalised).numpy().astype(np.float32)
+        out[..., :4] = (out[..., :4] > 0.5).astype(np.float32)
+        if known is not None and known_mask is not None:
+            k = np.asarray(known, dtype=np.float32)
+            m = np.asarray(known_mask, dtype=bool)
+            k = np.broadcast_to(k if k.ndim == 3 else k[None], out.shape)
+            m = np.broadcast_to(m if m.ndim == 2 else m[None], out.shape[:2])
+            out = np.where(m[..., None], k, out)
+        return out
+
+    # ------------------------------------------------------------------ editing
+    def encode_text(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        feats = self.text_encoder.encode(prompts, max_tokens=self.cfg.max_text_tokens)
+        return feats.tokens.float(), feats.mask.bool()
+
+    @torch.no_grad()
+    def edit(self, music, initial, current, prompt: str | list[str], known=None, known_mask=None,
+             steps: int = 10, text_guidance: float = 2.0, seed: int | None = None) -> np.ndarray:
+        """One editing iteration (paper 3.3.2) for one window (or a batch).
+
+        initial: the unedited prediction; current: the dance to edit (previous iteration); both
+        (150, 151) un-normalised. text_guidance scales the edit: 0 reproduces the no-edit branch
+        (trained to return `current`), 1 the plain conditional model, > 1 exaggerates the edit.
+        """
+        if not self.can_edit:
+            raise RuntimeError(f"{self.name} has no editing branch (stage 2 was not trained)")
+        prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+        if any(not p or not p.strip() for p in prompts):
+            raise ValueError("edit prompt is empty")
+        mu, single = self._check_music(music)
+        B = mu.shape[0]
+        init, _ = _as_batch(initial, 3)
+        cur, _ = _as_batch(current, 3)
+        if len(prompts) == 1 and B > 1:
+            prompts = prompts * B
+        if len(prompts) != B or init.shape[0] != B or cur.shape[0] != B:
+            raise ValueError("music, initial, current and prompts must have the same batch size")
+        known_n, mask = self._known(known, known_mask, B)
+        init_n, cur_n = self.normalizer.normalize(init), self.normalizer.normalize(cur)
+        text, text_mask = self.encode_text(prompts)
+        with self._lock:
+            net = self.net
+            guided = text_guidance != 1.0
+            rep = (lambda x: torch.cat([x, x])) if guided else (lambda x: x)
+            drop = torch.cat([torch.zeros(B, dtype=torch.bool), torch.ones(B, dtype=torch.bool)]) if guided else None
+            edit = EditInputs(current=rep(cur_n), initial=rep(init_n), text=rep(text), text_mask=rep(text_mask),
+                              drop_text=drop)
+            cond = net.condition(rep(mu))
+            ctx = net.edit_context(edit)
+            known2, mask2 = rep(known_n), rep(mask)
+
+            def denoise(x, t):
+                x0 = net.denoise(rep(x), rep(t), cond, known2, mask2, edit=edit, edit_ctx=ctx)
+                if not guided:
+                    return x0
+                c, u = x0[:B], x0[B:]
+                return u + text_guidance * (c - u)
+
+            x0 = self.sampler.sample(denoise, (B, self.window, self.cfg.motion_dim), steps=steps,
+                                     known=known_n, known_mask=mask, generator=self._generator(seed))
+        out = self._finish(x0, known, known_mask)
+        return out[0] if single else out
+
+
+__all__ = ["DanceModel", "DEFAULT_CHECKPOINT", "CheckpointError"]

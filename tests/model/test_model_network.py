@@ -1,0 +1,176 @@
+"""The network, CEM, sampler, pipeline and checkpoints (tiny configs; a stand-in text encoder)."""
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from model.diffusion import CosineSchedule, DDIMSampler, cosine_alphas_cumprod
+from model.motion import Normalizer
+from model.network import (CrossModalityEditingModule, DanceEditor, EditInputs, ModelConfig, adain)
+from model.pipeline import DanceModel
+
+TINY = dict(width=32, depth=2, heads=2, music_layers=1, dropout=0.0)
+
+
+class StandInText:
+    """Deterministic token features per prompt (the real encoder has its own tests)."""
+
+    def encode(self, prompts, max_tokens=32):
+        toks = []
+        for p in prompts:
+            g = torch.Generator().manual_seed(sum(map(ord, p)))
+            toks.append(torch.randn(6, 384, generator=g))
+        return SimpleNamespace(tokens=torch.stack(toks), mask=torch.ones(len(prompts), 6, dtype=torch.bool))
+
+
+def batch(B=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(B, 150, 151, generator=g)
+    music = torch.randn(B, 150, 35, generator=g)
+    t = torch.randint(0, 1000, (B,), generator=g)
+    mask = torch.zeros(B, 150, dtype=torch.bool)
+    text = torch.randn(B, 5, 384, generator=g)
+    return x, music, t, mask, text
+
+
+@pytest.mark.parametrize("mode", ["cem", "concat", "no_branch"])
+def test_output_shapes_and_zero_init_editor_leaves_generation_unchanged(mode):
+    torch.manual_seed(0)
+    net = DanceEditor(ModelConfig(edit_mode=mode, **TINY)).eval()
+    x, music, t, mask, text = batch()
+    cond = net.condition(music)
+    with torch.no_grad():
+        plain = net.denoise(x, t, cond, x, mask)
+        edited = net.denoise(x, t, cond, x, mask, edit=EditInputs(
+            current=torch.randn_like(x), initial=torch.randn_like(x), text=text,
+            text_mask=torch.ones(2, 5, dtype=torch.bool)))
+    assert plain.shape == edited.shape == (2, 150, 151)
+    if mode != "no_branch":  # "no_branch" has no branch: text enters its attention memory directly
+        # ControlNet's zero-initialised joins: at init the edited model IS the generation branch.
+        assert torch.equal(plain, edited)
+
+
+def test_editor_gradients_flow_into_zero_layers_only_initially():
+    net = DanceEditor(ModelConfig(**TINY))
+    net.freeze_generation()
+    x, music, t, mask, text = batch()
+    out = net.denoise(x, t, net.condition(music), x, mask, edit=EditInputs(
+        current=x, initial=x, text=text, text_mask=torch.ones(2, 5, dtype=torch.bool)))
+    out.pow(2).mean().backward()
+    assert all(p.grad is None for p in net.generation.parameters())
+    assert net.editor.zero_out[0].weight.grad.abs().sum() > 0
+
+
+def test_cem_weights_are_a_partition_and_fusion_follows_eq4():
+    torch.manual_seed(0)
+    cfg = ModelConfig(**TINY)
+    cem = CrossModalityEditingModule(cfg).eval()
+    B, N, D = 2, cfg.tokens, cfg.width
+    h, f_init, slots, query = (torch.randn(B, N, D) for _ in range(4))
+    with torch.no_grad():
+        out, w = cem(h, f_init, slots, query, return_weights=True)
+        assert w.shape == (B, N, 2)
+        assert ((w > 0) & (w < 1)).all()
+        assert torch.allclose(w.sum(-1), torch.ones(B, N), atol=1e-6)
+        # recompute eqs. 4-5 by hand from the module's own f_cur
+        f_cur = h + cem.attn(cem.norm_q(query), cem.norm_kv(h))
+        sigma = w[..., :1]
+        expected = adain(f_cur, sigma * f_init + (1 - sigma) * f_cur)
+        assert torch.allclose(out, expected, atol=1e-5)
+
+
+def test_adain_transfers_temporal_statistics():
+    c, s = torch.randn(2, 40, 8), torch.randn(2, 40, 8) * 3 + 5
+    y = adain(c, s)
+    assert torch.allclose(y.mean(1), s.mean(1), atol=1e-4)
+    assert torch.allclose(y.std(1), s.std(1), atol=1e-3)
+
+
+def test_cosine_schedule():
+    ab = cosine_alphas_cumprod()
+    assert ab.shape == (1000,) and ab[0] > 0.999 and ab[-1] < 1e-3
+    assert (ab[1:] < ab[:-1]).all()
+
+
+def test_ddim_with_an_oracle_network_returns_the_oracle_and_known_frames():
+    target = torch.randn(1, 150, 151)
+    sampler = DDIMSampler(CosineSchedule())
+    calls = []
+
+    def oracle(x, t):
+        calls.append(int(t[0]))
+        return target.expand_as(x)
+
+    known = torch.randn(1, 150, 151)
+    mask = torch.zeros(1, 150, dtype=torch.bool)
+    mask[:, :40] = True
+    out = sampler.sample(oracle, (1, 150, 151), steps=7, known=known, known_mask=mask)
+    assert calls == sorted(calls, reverse=True) and len(calls) == 7 and calls[0] == 999 and calls[-1] == 0
+    assert torch.equal(out[:, :40], known[:, :40])
+    assert torch.allclose(out[:, 40:], target[:, 40:])
+
+
+def test_pipeline_determinism_known_frames_and_edit():
+    dm = DanceModel.tiny_random(0, text_encoder=StandInText())
+    music = np.random.default_rng(0).normal(size=(150, 35)).astype(np.float32)
+    a = dm.generate(music, steps=4, seed=3)
+    assert a.shape == (150, 151) and np.isfinite(a).all()
+    assert np.array_equal(a, dm.generate(music, steps=4, seed=3))
+    assert not np.array_equal(a, dm.generate(music, steps=4, seed=4))
+    mask = np.zeros(150, bool)
+    mask[:90] = True
+    b = dm.generate(music, known=a, known_mask=mask, steps=4, seed=5)
+    assert np.array_equal(b[:90], a[:90])
+    e = dm.edit(music, a, a, "swing arms wider", known=a, known_mask=mask, steps=4, seed=6)
+    assert np.array_equal(e[:90], a[:90]) and not np.allclose(e[90:], a[90:])
+    with pytest.raises(ValueError, match="empty"):
+        dm.edit(music, a, a, "  ")
+    with pytest.raises(ValueError, match="music features"):
+        dm.generate(music[:100])
+    batched = dm.generate(np.stack([music, music]), steps=4, seed=3)
+    assert batched.shape == (2, 150, 151)
+
+
+def test_checkpoint_round_trip(tmp_path):
+    torch.manual_seed(1)
+    net = DanceEditor(ModelConfig(**TINY))
+    norm = Normalizer(np.arange(151, dtype=np.float32), np.full(151, 2.0, np.float32))
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, net, norm, meta={"stage": 2})
+    net2, norm2, meta = load_checkpoint(path)
+    assert meta == {"stage": 2}
+    assert torch.equal(norm2.mean, norm.mean)
+    for (k, v), (k2, v2) in zip(net.state_dict().items(), net2.state_dict().items()):
+        assert k == k2 and torch.equal(v, v2)
+
+
+def test_bad_checkpoints_name_the_file_and_problem(tmp_path):
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(CheckpointError, match="garbage.pt"):
+        load_checkpoint(garbage)
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        load_checkpoint(tmp_path / "missing.pt")
+    # truncated file
+    net = DanceEditor(ModelConfig(**TINY))
+    good = tmp_path / "good.pt"
+    save_checkpoint(good, net, Normalizer.identity())
+    trunc = tmp_path / "trunc.pt"
+    trunc.write_bytes(good.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="trunc.pt"):
+        load_checkpoint(trunc)
+    # weights that do not match the config
+    payload = torch.load(good, weights_only=True)
+    payload["config"]["width"] = 48
+    payload["config"]["heads"] = 2
+    bad = tmp_path / "mismatch.pt"
+    torch.save(payload, bad)
+    with pytest.raises(CheckpointError, match="mismatch.pt.*do not match"):
+        load_checkpoint(bad)
+    # a pickled object is refused
+    evil = tmp_path / "evil.pt"
+    torch.save({"format": "liveedit-checkpoint", "obj": Normalizer.identity()}, evil)
+    with pytest.raises(CheckpointError, match="evil.pt"):
+        load_checkpoint(evil)
