@@ -61,10 +61,10 @@ DB_RANGE = 80.0
 AMIN = 1e-10
 # Onset envelope = mean over bands of max(0, x[k] - x[k-1]) * ONSET_SCALE. Rendered pop songs give
 # drum-hit peaks around 1 to 2 with this constant; silence gives 0.
-ONSET_SCALE = 10.0
+ONSET_SCALE = 5.0
 # MFCC = DCT-II (ortho) of x, divided by MFCC_SCALE; c0 also has MFCC_C0_OFFSET subtracted so that
 # music at ordinary levels spans roughly [-2, 2] in every coefficient.
-MFCC_SCALE = np.array([4.0] + [1.0] * (N_MFCC - 1), dtype=np.float64)
+MFCC_SCALE = np.array([4.0, 1.0] + [0.5] * (N_MFCC - 2), dtype=np.float64)
 MFCC_C0_OFFSET = 4.0
 # Chroma frames are divided by max(loudest class, CHROMA_FLOOR): near-silent frames stay near 0
 # instead of amplifying noise to 1. Same power units as the mel bands (1 = full-scale sine).
@@ -78,8 +78,8 @@ CHROMA_FLOOR = 1e-4
 PEAK_PRE_MAX = 3  # 100 ms: also keeps two peaks from firing within 3 frames of a larger one
 PEAK_PRE_AVG = 10  # 333 ms
 PEAK_LOOKAHEAD = 1  # frames of look-ahead (33 ms of extra latency live)
-PEAK_DELTA = 0.15
-PEAK_MIN = 0.25
+PEAK_DELTA = 0.05
+PEAK_MIN = 0.05
 
 
 # ================================================================================================
@@ -356,7 +356,7 @@ class LiveMusicFeatures:
         self._env = np.zeros(self._cap)
         self._mfcc = np.zeros((self._cap, N_MFCC))
         self._chroma = np.zeros((self._cap, N_CHROMA))
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self.reset()
 
     def reset(self) -> None:
@@ -421,6 +421,7 @@ class LiveMusicFeatures:
 
     def latest(self, n: int, beat_times: np.ndarray | None = None) -> tuple[int, np.ndarray]:
         """The newest n final frames (fewer at the start of the stream) -> (first frame index, (m, 35))."""
-        end = self.final_frames
-        start = max(self.oldest_frame, end - int(n))
-        return start, self.features(start, end, beat_times)
+        with self._lock:
+            end = self.final_frames
+            start = max(self.oldest_frame, end - int(n))
+            return start, self.features(start, end, beat_times)
