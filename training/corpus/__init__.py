@@ -1,0 +1,1 @@
+"""The procedural training corpus: songs with exact beats (songs.py), dances and edit chains."""
