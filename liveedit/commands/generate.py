@@ -1,0 +1,53 @@
+"""`liveedit generate SONG -o dance.npz`: a seamless dance for a whole song."""
+from __future__ import annotations
+
+import argparse
+import time
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "generate", help="make a dance for a whole song (offline)",
+        description="Make a dance for a whole song: wav, mp3, flac, ogg, or MIDI (rendered with the bundled "
+                    "General MIDI soundfont). Beats come from a SONG.json sidecar with 'beat_times' when there "
+                    "is one, from the MIDI tempo map for MIDI files, otherwise from the live engine's beat "
+                    "tracker. The dance is made window by window with the live engine's continuation, so it "
+                    "has no seams. See docs/offline.md.")
+    p.add_argument("song", help="audio or MIDI file")
+    p.add_argument("-o", "--output", required=True, help="dance file to write (.npz)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0); same seed, same dance")
+    p.add_argument("--steps", type=int, default=10, help="diffusion sampling steps per window (default 10)")
+    p.add_argument("--checkpoint", default=None,
+                   help="model checkpoint file (default: the shipped one); 'random' = tiny untrained model")
+    p.add_argument("--music-guidance", type=float, default=2.0, help="classifier-free guidance on music (2.0)")
+    p.add_argument("--hop", type=int, default=30, help="frames between windows (default 30 = 1 s, as live)")
+    p.add_argument("--force", action="store_true", help="allow -o to replace the song file's path")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from liveedit.offline.errors import run_command  # noqa: PLC0415
+
+    def body() -> int:
+        from liveedit.offline import dancefile  # noqa: PLC0415
+        from liveedit.offline.errors import OfflineError, check_output_path  # noqa: PLC0415
+        from liveedit.offline.generate import generate_dance, load_model  # noqa: PLC0415
+
+        out = check_output_path(args.output, [args.song], args.force)
+        if out.suffix.lower() != ".npz":
+            raise OfflineError(f"{out}: dance files end in .npz")
+        if not 1 <= args.hop <= 150:
+            raise OfflineError(f"--hop must be 1..150 frames, got {args.hop}")
+        t0 = time.perf_counter()
+        model, ckpt = load_model(args.checkpoint)
+        dance = generate_dance(args.song, model, ckpt, steps=args.steps, seed=args.seed,
+                               music_guidance=args.music_guidance, hop=args.hop, progress=not args.quiet)
+        dancefile.save(dance, out)
+        dt = time.perf_counter() - t0
+        print(f"wrote {out}: {dance.num_frames} frames ({dance.duration:.2f} s at {dance.fps} fps), "
+              f"{len(dance.beat_times)} beats ({dance.meta['beat_source']}), model {ckpt}, "
+              f"{dt:.1f} s ({dance.duration / max(dt, 1e-9):.1f} s of dance per second)")
+        return 0
+
+    return run_command("generate", body)

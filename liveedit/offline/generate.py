@@ -1,0 +1,224 @@
+"""Song -> dance: `liveedit generate SONG -o dance.npz`.
+
+A song of any length (wav, mp3, flac, ogg, or a MIDI file rendered with FluidSynth and the General
+MIDI soundfont bundled in pretty_midi) is read at 15360 Hz, its beats are found (exact beats from a
+`.json` sidecar or the MIDI file's tempo map when there is one, otherwise the live engine's beat
+tracker), its 35-d features computed by `model.music`, and the dance made window by window by
+continuation (see `rolling`), so the whole song is one seamless dance.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from liveedit.offline import rolling
+from liveedit.offline.dancefile import Dance
+from liveedit.offline.errors import OfflineError
+from model.motion import FPS
+
+SAMPLE_RATE = 15360  # model.music works at 15360 Hz, hop 512 -> exactly 30 feature frames a second
+MIDI_SUFFIXES = {".mid", ".midi", ".kar"}
+RANDOM_CHECKPOINT = "random"  # --checkpoint random: the tiny randomly initialised model (development)
+
+
+@dataclass
+class Song:
+    path: Path
+    audio: np.ndarray        # (N,) float32 mono at SAMPLE_RATE
+    beat_times: np.ndarray   # (B,) seconds
+    beat_source: str         # "sidecar" | "midi" | "tracker"
+    sha256: str
+
+    @property
+    def duration(self) -> float:
+        return len(self.audio) / SAMPLE_RATE
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _render_midi(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """MIDI file -> (audio at SAMPLE_RATE, exact beat times from its tempo map)."""
+    import pretty_midi  # noqa: PLC0415 (only MIDI songs need it)
+
+    try:
+        pm = pretty_midi.PrettyMIDI(str(path))
+    except Exception as exc:  # pretty_midi raises many types (OSError, ValueError, mido errors...)
+        raise OfflineError(f"{path}: not a readable MIDI file ({exc})") from exc
+    if pm.get_end_time() <= 0:
+        raise OfflineError(f"{path}: the MIDI file has no notes")
+    try:
+        audio = pm.fluidsynth(fs=SAMPLE_RATE)  # bundled TimGM6mb soundfont; output peak-normalised
+    except Exception as exc:
+        raise OfflineError(f"{path}: rendering MIDI with FluidSynth failed ({exc}); is libfluidsynth3 installed?") from exc
+    return np.asarray(audio, np.float32), np.asarray(pm.get_beats(), np.float64)
+
+
+def _load_audio(path: Path) -> np.ndarray:
+    from model.music import load_audio  # noqa: PLC0415
+
+    try:
+        audio = np.asarray(load_audio(str(path)), np.float32)
+    except Exception as exc:  # soundfile / audioread / librosa errors all mean "cannot read this"
+        raise OfflineError(f"{path}: cannot read audio ({type(exc).__name__}: {exc})") from exc
+    if audio.ndim != 1 or len(audio) == 0:
+        raise OfflineError(f"{path}: no audio samples in the file")
+    return audio
+
+
+def _sidecar_beats(path: Path) -> np.ndarray | None:
+    """Exact beats from `song.json` or `song.wav.json` (`{"beat_times": [...]}`), if present."""
+    for side in (path.with_suffix(".json"), path.with_name(path.name + ".json")):
+        if side.exists():
+            try:
+                beats = json.loads(side.read_text())["beat_times"]
+                return np.asarray(beats, np.float64).reshape(-1)
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                raise OfflineError(f"{side}: beat sidecar is not JSON with a 'beat_times' list ({exc})") from exc
+    return None
+
+
+def track_beats(audio: np.ndarray) -> np.ndarray:
+    """Beat times (s) of mono audio at SAMPLE_RATE, by the live engine's tracker."""
+    try:
+        from liveedit.core.beats import track_beats as engine_track_beats  # noqa: PLC0415
+    except ImportError:
+        engine_track_beats = None
+    if engine_track_beats is not None:
+        return np.asarray(engine_track_beats(audio), np.float64)
+    # Until the engine's tracker is importable: aubio's causal tracker over the whole buffer.
+    import aubio  # noqa: PLC0415
+
+    hop = 512
+    tempo = aubio.tempo("default", 1024, hop, SAMPLE_RATE)
+    beats = []
+    a = np.ascontiguousarray(audio, dtype=np.float32)
+    for i in range(0, len(a) - hop + 1, hop):
+        if tempo(a[i:i + hop])[0]:
+            beats.append(float(tempo.get_last_s()))
+    return np.asarray(beats, np.float64)
+
+
+def load_song(path: str | Path) -> Song:
+    """Read a song file, with its beats; OfflineError for anything unreadable."""
+    path = Path(path)
+    if not path.exists():
+        raise OfflineError(f"{path}: no such file")
+    if path.is_dir():
+        raise OfflineError(f"{path}: is a folder, not a song file")
+    beats = _sidecar_beats(path)
+    source = "sidecar"
+    if path.suffix.lower() in MIDI_SUFFIXES:
+        audio, midi_beats = _render_midi(path)
+        if beats is None:
+            beats, source = midi_beats, "midi"
+    else:
+        audio = _load_audio(path)
+    if len(audio) < SAMPLE_RATE // FPS * 2:
+        raise OfflineError(f"{path}: the song is too short ({len(audio) / SAMPLE_RATE:.3f} s)")
+    if beats is None:
+        beats, source = track_beats(audio), "tracker"
+    duration = len(audio) / SAMPLE_RATE
+    beats = np.sort(beats[(beats >= 0) & (beats < duration)])
+    return Song(path=path, audio=audio, beat_times=beats, beat_source=source, sha256=file_sha256(path))
+
+
+def music_features(song: Song) -> np.ndarray:
+    """(T, 35) features at 30 fps, from the one extractor shared with training and the live engine."""
+    from model.music import extract_features  # noqa: PLC0415
+
+    feats = np.asarray(extract_features(song.audio, song.beat_times), np.float32)
+    if feats.ndim != 2 or feats.shape[1] != 35 or len(feats) == 0:
+        raise RuntimeError(f"model.music.extract_features returned {feats.shape}, expected (T, 35)")
+    return feats
+
+
+def load_model(checkpoint: str | None) -> tuple[Any, str]:
+    """The dance model and an id for the file's metadata.
+
+    checkpoint None: the shipped default, or, if none ships, the tiny random model with a loud
+    notice. "random": the tiny random model on purpose. Anything else: that checkpoint file.
+    """
+    try:
+        from model.pipeline import DanceModel  # noqa: PLC0415 (torch import: only when needed)
+    except ImportError as exc:
+        raise OfflineError(f"the dance model cannot be imported ({exc})") from exc
+
+    if checkpoint == RANDOM_CHECKPOINT:
+        return DanceModel.tiny_random(seed=0), "tiny-random(seed=0)"
+    if checkpoint is not None:
+        if not Path(checkpoint).exists():
+            raise OfflineError(f"{checkpoint}: no such checkpoint file")
+        try:
+            model = DanceModel.load(checkpoint)
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            raise OfflineError(f"{checkpoint}: cannot load checkpoint ({exc})") from exc
+        return model, f"{Path(checkpoint).name} sha256:{file_sha256(checkpoint)[:16]}"
+    try:
+        model = DanceModel.load()
+    except FileNotFoundError:
+        bar = "!" * 78
+        print(f"{bar}\n! NOTICE: no trained checkpoint ships with this installation; using a tiny\n"
+              f"! RANDOMLY INITIALISED model. The dance will not be meaningful. Train one with\n"
+              f"! `liveedit train` or pass --checkpoint FILE.\n{bar}", file=sys.stderr)
+        return DanceModel.tiny_random(seed=0), "tiny-random(seed=0) (no checkpoint shipped)"
+    path = getattr(model, "path", None) or getattr(model, "checkpoint_path", None)
+    if path and Path(path).exists():
+        return model, f"{Path(path).name} sha256:{file_sha256(path)[:16]}"
+    return model, "default"
+
+
+def generate_motion(model: Any, music: np.ndarray, beat_times: np.ndarray, *, steps: int = 10,
+                    seed: int | None = 0, music_guidance: float = 2.0, hop: int = rolling.HOP,
+                    progress: bool = True) -> np.ndarray:
+    """A seamless dance (T, 151) for music features (T, 35), window by window by continuation."""
+    window = int(getattr(model, "window", rolling.WINDOW))
+    T = len(music)
+    total = max(T, window)
+    music_ext = rolling.extend_music(music, total, beat_times, FPS)  # (total, 35)
+    buffer = np.zeros((total, 151), np.float32)
+
+    def step(start: int, mus: np.ndarray, known: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        # A distinct, reproducible seed per window (same seed + same song = same dance).
+        win_seed = None if seed is None else seed * 100003 + start
+        return np.asarray(model.generate(mus, known=known if mask.any() else None,
+                                         known_mask=mask if mask.any() else None, steps=steps,
+                                         music_guidance=music_guidance, seed=win_seed), np.float32)
+
+    rolling.run(step, music_ext, buffer, 0, T, window=window, hop=hop, desc="generate", progress=progress)
+    return buffer[:T]
+
+
+def generate_dance(song_path: str | Path, model: Any, checkpoint_id: str, *, steps: int = 10,
+                   seed: int | None = 0, music_guidance: float = 2.0, hop: int = rolling.HOP,
+                   progress: bool = True) -> Dance:
+    """Read the song, make the dance, return it as a Dance (not yet saved)."""
+    if steps < 1:
+        raise OfflineError(f"--steps must be at least 1, got {steps}")
+    song = load_song(song_path)
+    music = music_features(song)
+    motion = generate_motion(model, music, song.beat_times, steps=steps, seed=seed,
+                             music_guidance=music_guidance, hop=hop, progress=progress)
+    meta = {
+        "song": str(song.path.resolve()),
+        "song_sha256": song.sha256,
+        "song_duration": song.duration,
+        "beat_source": song.beat_source,
+        "checkpoint": checkpoint_id,
+        "seed": seed,
+        "steps": steps,
+        "music_guidance": music_guidance,
+        "hop": hop,
+    }
+    return Dance.new(motion, song.beat_times, music, meta, seed=seed, steps=steps)
