@@ -1,0 +1,436 @@
+"""Train liveedit's DanceEditor: stage 1 (generation branch), then stage 2 (editing branch + CEM).
+
+    python training/train.py                       # default CPU preset on the procedural corpus
+    python training/train.py --preset tiny         # seconds; what the tests run
+    torchrun --nproc_per_node 4 training/train.py --preset gpu --data corpus:/data/corpus
+    python training/train.py --resume runs/default # continue after an interruption
+
+Stage 1 follows the paper's objective 10 * L_simple + L_vel + L_foot (plus a forward-kinematics
+joint-position loss, which keeps limbs from drifting when rotations are slightly off) on windows with
+random known-frame masks (so the engine can continue a dance), music dropped 10% of the time
+(classifier-free guidance). Stage 2 freezes the generation branch and trains the editing branch on
+(initial, current, text) -> edited windows with the same loss; the text is dropped 10% of the time and
+then the target is the current dance itself, so the "no text" model is the identity edit and the text
+guidance scale becomes an edit-strength control (0 = no edit).
+
+Outputs in --run-dir: last.pt (resumable: weights, EMA, optimiser, step), log.csv, loss.png, and the
+final EMA model written with model.checkpoint.save_checkpoint to --out.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+if __package__ in (None, ""):  # `python training/train.py` from a checkout
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from model.checkpoint import save_checkpoint  # noqa: E402
+from model.diffusion import CosineSchedule  # noqa: E402
+from model.motion import CONTACT, Normalizer, decode  # noqa: E402
+from model.network import DanceEditor, EditInputs, ModelConfig, parameter_count  # noqa: E402
+from model.skeleton import FOOT_JOINTS, forward_kinematics  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Preset:
+    model: ModelConfig
+    batch: int
+    stage1_steps: int
+    stage2_steps: int
+    lr1: float
+    lr2: float
+    warmup: int = 200
+    ema: float = 0.999
+    log_every: int = 25
+    val_every: int = 250
+    ckpt_every: int = 250
+    corpus_chains: int = 2000
+
+
+PRESETS: dict[str, Preset] = {
+    # seconds on a laptop: for tests and smoke runs
+    "tiny": Preset(ModelConfig(width=32, depth=2, heads=2, dropout=0.0), batch=4, stage1_steps=6,
+                   stage2_steps=4, lr1=1e-3, lr2=1e-3, warmup=1, ema=0.9, log_every=2, val_every=4,
+                   ckpt_every=3, corpus_chains=4),
+    # the shipped checkpoint: both stages in about two hours on a 2-core CPU.
+    # The paper trains stage 2 at 1e-5 for 200 epochs; with a few thousand CPU steps that would not
+    # move the zero-initialised joins, so both stages use larger rates here.
+    "default": Preset(ModelConfig(width=192, depth=4, heads=4), batch=32, stage1_steps=5000,
+                      stage2_steps=2000, lr1=4e-4, lr2=2e-4),
+    # a GPU run (per-process batch; scale with torchrun)
+    "gpu": Preset(ModelConfig(width=384, depth=8, heads=6, frames_per_token=1), batch=128,
+                  stage1_steps=100_000, stage2_steps=40_000, lr1=1e-4, lr2=5e-5, warmup=2000,
+                  ema=0.9999, log_every=100, val_every=2000, ckpt_every=2000, corpus_chains=20000),
+}
+
+
+# ----------------------------------------------------------------------------- distributed
+
+def dist_info() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def setup_distributed() -> torch.device:
+    """torchrun sets WORLD_SIZE/RANK; gloo on CPU, nccl on GPUs."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend)
+    if torch.cuda.is_available():
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        return torch.device("cuda", local)
+    return torch.device("cpu")
+
+
+# ----------------------------------------------------------------------------- masks and losses
+
+def random_known_masks(batch: int, frames: int, rng: np.random.Generator) -> torch.Tensor:
+    """Known-frame masks as the engine and the offline editor use them, (B, T) bool.
+
+    30% none (fresh start), 50% a prefix (live continuation: 1 to 4 s already streamed),
+    20% everything outside one span (offline editing of a time range).
+    """
+    masks = np.zeros((batch, frames), dtype=bool)
+    for b in range(batch):
+        u = rng.random()
+        if u < 0.3:
+            continue
+        if u < 0.8:
+            masks[b, : rng.integers(30, 121)] = True
+        else:
+            start = rng.integers(0, frames - 30)
+            end = min(frames, start + rng.integers(30, 120))
+            masks[b] = True
+            masks[b, start:end] = False
+    return torch.as_tensor(masks)
+
+
+def motion_losses(pred_n: torch.Tensor, target_n: torch.Tensor, normalizer: Normalizer) -> dict[str, torch.Tensor]:
+    """Paper eq. 2 terms (+ FK). pred_n, target_n: normalised (B, T, 151)."""
+    simple = F.mse_loss(pred_n, target_n)
+    vel = F.mse_loss(pred_n[:, 1:] - pred_n[:, :-1], target_n[:, 1:] - target_n[:, :-1])
+    pred, target = normalizer.denormalize(pred_n), normalizer.denormalize(target_n)
+    dp, dt = decode(pred), decode(target)
+    joints_p = forward_kinematics(dp.rotmats, dp.root)          # (B, T, 24, 3)
+    joints_t = forward_kinematics(dt.rotmats, dt.root)
+    fk = F.mse_loss(joints_p, joints_t)
+    # feet that the ground truth has planted must not move (EDGE's foot-skate term, with true contacts)
+    feet_vel = joints_p[:, 1:, list(FOOT_JOINTS)] - joints_p[:, :-1, list(FOOT_JOINTS)]  # (B, T-1, 4, 3)
+    contact = target[:, :-1, CONTACT][..., None]
+    foot = (feet_vel.pow(2) * contact).sum(-1).mean() * 100.0  # metres/frame are small: rescale
+    total = 10.0 * simple + vel + foot + fk
+    return {"loss": total, "simple": simple, "vel": vel, "foot": foot, "fk": fk}
+
+
+class TrainingForward(torch.nn.Module):
+    """The network's training forward pass as one module call, so DDP's gradient hooks run."""
+
+    def __init__(self, net: DanceEditor):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x_t, t, music, known, mask, drop_music=None, edit: EditInputs | None = None):
+        cond = self.net.condition(music, drop_music)
+        return self.net.denoise(x_t, t, cond, known, mask, edit=edit)
+
+
+# ----------------------------------------------------------------------------- the loop
+
+class EMA:
+    def __init__(self, module: torch.nn.Module, decay: float):
+        self.decay = decay
+        self.shadow = {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, module: torch.nn.Module, step: int) -> None:
+        d = min(self.decay, (1 + step) / (10 + step))  # warm start: early EMA follows the weights
+        for k, v in module.state_dict().items():
+            if v.is_floating_point():
+                self.shadow[k].mul_(d).add_(v.detach(), alpha=1 - d)
+            else:
+                self.shadow[k].copy_(v)
+
+
+def lr_at(step: int, total: int, base: float, warmup: int) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def train_stage(stage: int, net: DanceEditor, data, normalizer: Normalizer, preset: Preset, args,
+                device: torch.device, log: "RunLog") -> None:
+    rank, world = dist_info()
+    steps = preset.stage1_steps if stage == 1 else preset.stage2_steps
+    base_lr = preset.lr1 if stage == 1 else preset.lr2
+    trained = net.generation if stage == 1 else net.editor
+    if stage == 2:
+        net.freeze_generation()
+    params = [p for p in trained.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=base_lr, weight_decay=0.01)
+    ema = EMA(trained, preset.ema)
+    start = 0
+    state_path = Path(args.run_dir) / f"stage{stage}_last.pt"
+    if state_path.is_file():
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+        trained.load_state_dict(state["weights"])
+        ema.shadow = state["ema"]
+        opt.load_state_dict(state["optim"])
+        start = int(state["step"])
+        if rank == 0:
+            print(f"stage {stage}: resuming at step {start}/{steps} from {state_path}")
+    if start >= steps:
+        trained.load_state_dict(ema.shadow)
+        return
+    fwd = TrainingForward(net).to(device)
+    model = torch.nn.parallel.DistributedDataParallel(fwd) if world > 1 else fwd
+    schedule = CosineSchedule()
+    rng = np.random.default_rng(args.seed + 1000 * rank + start + 7919 * stage)
+    gen = torch.Generator().manual_seed(args.seed + rank + start)
+
+    try:
+        from tqdm import tqdm
+        bar = tqdm(total=steps, initial=start, desc=f"stage {stage}", disable=rank != 0, dynamic_ncols=True)
+    except ImportError:  # pragma: no cover
+        bar = None
+    net.train()
+    t_start = time.time()
+    for step in range(start, steps):
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, steps, base_lr, preset.warmup)
+        batch = data.sample(stage, preset.batch, rng)
+        losses = compute_losses(model, batch, normalizer, schedule, rng, gen, device, stage)
+        opt.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        ema.update(trained, step)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{losses['loss'].item():.3f}")
+        if rank == 0 and (step + 1) % preset.log_every == 0:
+            row = {k: float(v) for k, v in losses.items()}
+            log.write(stage, step + 1, "train", row, time.time() - t_start)
+        if rank == 0 and ((step + 1) % preset.val_every == 0 or step + 1 == steps):
+            val = validate(net, ema, trained, data, normalizer, schedule, stage, device, args.seed)
+            log.write(stage, step + 1, "val", val, time.time() - t_start)
+            if bar is not None:
+                bar.write(f"stage {stage} step {step + 1}: val loss {val['loss']:.4f} (simple {val['simple']:.4f})")
+        if rank == 0 and ((step + 1) % preset.ckpt_every == 0 or step + 1 == steps):
+            tmp = state_path.with_suffix(".tmp")
+            torch.save({"weights": trained.state_dict(), "ema": ema.shadow, "optim": opt.state_dict(),
+                        "step": step + 1}, tmp)
+            os.replace(tmp, state_path)
+            write_model(args, net, ema, trained, normalizer, preset, stage, step + 1, partial=step + 1 < steps)
+    if bar is not None:
+        bar.close()
+    trained.load_state_dict(ema.shadow)
+    net.eval()
+
+
+def compute_losses(model, batch: dict, normalizer: Normalizer, schedule: CosineSchedule,
+                   rng: np.random.Generator, gen: torch.Generator, device, stage: int) -> dict[str, torch.Tensor]:
+    music = torch.as_tensor(batch["music"], device=device)
+    target = normalizer.normalize(torch.as_tensor(batch["target"], device=device))
+    B, T, _ = target.shape
+    mask = random_known_masks(B, T, rng).to(device)
+    t = torch.randint(0, schedule.steps, (B,), generator=gen).to(device)
+    edit = None
+    drop_music = torch.as_tensor(rng.random(B) < 0.1, device=device) if stage == 1 else None
+    if stage == 2:
+        current = normalizer.normalize(torch.as_tensor(batch["current"], device=device))
+        initial = normalizer.normalize(torch.as_tensor(batch["initial"], device=device))
+        drop_text = torch.as_tensor(rng.random(B) < 0.1, device=device)
+        # no text -> no edit: the target is the dance as it was
+        target = torch.where(drop_text[:, None, None], current, target)
+        edit = EditInputs(current=current, initial=initial, text=batch["text"].to(device),
+                          text_mask=batch["text_mask"].to(device), drop_text=drop_text)
+    noise = torch.randn(target.shape, generator=gen).to(device)
+    x_t = schedule.q_sample(target, t, noise)
+    pred = model(x_t, t, music, target, mask, drop_music, edit)
+    return motion_losses(pred, target, normalizer)
+
+
+@torch.no_grad()
+def validate(net, ema: EMA, trained, data, normalizer, schedule, stage, device, seed) -> dict[str, float]:
+    """Loss of the EMA weights on a fixed validation batch (held-out songs)."""
+    backup = {k: v.clone() for k, v in trained.state_dict().items()}
+    trained.load_state_dict(ema.shadow)
+    net.eval()
+    rng = np.random.default_rng(seed + 99)
+    gen = torch.Generator().manual_seed(seed + 99)
+    batch = data.sample(stage, 32, rng, split="val")
+    out = compute_losses(TrainingForward(net), batch, normalizer, schedule, rng, gen, device, stage)
+    trained.load_state_dict(backup)
+    net.train()
+    return {k: float(v) for k, v in out.items()}
+
+
+def write_model(args, net: DanceEditor, ema: EMA, trained, normalizer, preset: Preset, stage: int,
+                step: int, partial: bool) -> None:
+    """Write the engine-loadable checkpoint with the EMA weights (also mid-run, so a long run that is
+    cut off still leaves a usable model)."""
+    backup = {k: v.clone() for k, v in trained.state_dict().items()}
+    trained.load_state_dict(ema.shadow)
+    has_editor = net.editor is not None and stage == 2
+    editor, net.editor = net.editor, (net.editor if has_editor else None)
+    meta = {"stage": stage, "step": step, "partial": partial, "preset": args.preset, "data": args.data,
+            "seed": args.seed, "wall_time_s": round(time.time() - args.t0, 1),
+            "torch": torch.__version__, "device": str(torch.device("cuda" if torch.cuda.is_available() else "cpu"))}
+    save_checkpoint(args.out, net, normalizer, meta=meta, half=args.half)
+    net.editor = editor
+    trained.load_state_dict(backup)
+
+
+class RunLog:
+    FIELDS = ["stage", "step", "split", "loss", "simple", "vel", "foot", "fk", "elapsed_s"]
+
+    def __init__(self, run_dir: Path):
+        self.path = run_dir / "log.csv"
+        new = not self.path.exists()
+        self.file = open(self.path, "a", newline="")
+        self.writer = csv.DictWriter(self.file, fieldnames=self.FIELDS)
+        if new:
+            self.writer.writeheader()
+
+    def write(self, stage, step, split, values: dict, elapsed: float) -> None:
+        row = {"stage": stage, "step": step, "split": split, "elapsed_s": round(elapsed, 1)}
+        row.update({k: round(values[k], 6) for k in ("loss", "simple", "vel", "foot", "fk") if k in values})
+        self.writer.writerow(row)
+        self.file.flush()
+
+    def plot(self, out: Path) -> None:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        rows = list(csv.DictReader(open(self.path)))
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+        for stage, ax in zip((1, 2), axes):
+            for split, style in (("train", "-"), ("val", "o-")):
+                pts = [(int(r["step"]), float(r["loss"])) for r in rows if r["stage"] == str(stage) and r["split"] == split]
+                if pts:
+                    ax.plot(*zip(*pts), style, label=split, alpha=0.8)
+            ax.set_title(f"stage {stage}: {'generation' if stage == 1 else 'editing'} branch")
+            ax.set_xlabel("step")
+            ax.set_ylabel("10*L_simple + L_vel + L_foot + L_fk")
+            ax.set_yscale("log")
+            ax.legend()
+        fig.tight_layout()
+        fig.savefig(out, dpi=100)
+        plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- entry point
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    p.add_argument("--preset", choices=sorted(PRESETS), default="default", help="model size and schedule")
+    p.add_argument("--data", default="corpus",
+                   help="training data: 'corpus' (procedural corpus, built into --corpus-dir if missing), "
+                        "'corpus:DIR', 'manifest:DIR' (your own edit pairs in the corpus layout), "
+                        "'aist:DIR' (AIST++, stage 1 only), 'finedance:DIR' (stage 1 only)")
+    p.add_argument("--corpus-dir", default=str(REPO / "data" / "corpus"), help="where the procedural corpus lives")
+    p.add_argument("--run-dir", default=None, help="logs and resumable state (default runs/<preset>)")
+    p.add_argument("--out", default=None, help="model checkpoint to write (default: model/checkpoints/default.pt "
+                   "for the default preset, else <run-dir>/model.pt)")
+    p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue the run in RUN_DIR")
+    p.add_argument("--stages", default="1,2", help="which stages to run, e.g. '1', '2' or '1,2'")
+    p.add_argument("--edit-mode", default=None, choices=["cem", "concat", "no_branch"],
+                   help="editing-branch variant (Table 4 ablations); stage 2 starts from --init if given")
+    p.add_argument("--init", default=None, help="start from this checkpoint's generation branch (e.g. for ablations)")
+    p.add_argument("--stage1-steps", type=int, default=None)
+    p.add_argument("--stage2-steps", type=int, default=None)
+    p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
+    p.add_argument("--half", action="store_true", help="store float16 weights in --out (smaller file)")
+    args = p.parse_args(argv)
+    if args.resume:
+        args.run_dir = args.resume
+    args.run_dir = args.run_dir or str(REPO / "runs" / args.preset)
+    if args.out is None:
+        args.out = str(REPO / "model" / "checkpoints" / "default.pt") if args.preset == "default" \
+            else str(Path(args.run_dir) / "model.pt")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    args.t0 = time.time()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = setup_distributed()
+    rank, world = dist_info()
+    preset = PRESETS[args.preset]
+    overrides = {k: v for k, v in (("stage1_steps", args.stage1_steps), ("stage2_steps", args.stage2_steps),
+                                   ("batch", args.batch)) if v is not None}
+    preset = replace(preset, **overrides)
+    if args.edit_mode:
+        preset = replace(preset, model=replace(preset.model, edit_mode=args.edit_mode))
+    run_dir = Path(args.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(args.seed)
+
+    from training.data import open_training_data  # noqa: PLC0415 (imports the corpus stack)
+    data = open_training_data(args.data, args.corpus_dir, preset, seed=args.seed, rank=rank)
+    stages = [int(s) for s in args.stages.split(",")]
+
+    norm_path = run_dir / "normalizer.json"
+    if norm_path.exists():
+        import json
+        normalizer = Normalizer.from_state_dict(json.loads(norm_path.read_text()))
+    else:
+        normalizer = Normalizer.fit(data.motion_sample(20000, np.random.default_rng(args.seed)))
+        if rank == 0:
+            import json
+            norm_path.write_text(json.dumps(normalizer.state_dict()))
+
+    net = DanceEditor(preset.model, with_editor=False).to(device)
+    if args.init:
+        from model.checkpoint import load_checkpoint
+        init_net, normalizer, _ = load_checkpoint(args.init)
+        net.generation.load_state_dict(init_net.generation.state_dict())
+    if rank == 0:
+        print(f"liveedit training: preset {args.preset}, data {args.data}, {world} process(es) on {device}; "
+              f"generation branch {parameter_count(net.generation) / 1e6:.2f} M parameters; run dir {run_dir}")
+    log = RunLog(run_dir)
+
+    if 1 in stages:
+        train_stage(1, net, data, normalizer, preset, args, device, log)
+    elif not args.init:
+        stage1 = run_dir / "stage1_last.pt"
+        if not stage1.is_file():
+            raise SystemExit(f"stage 2 alone needs a trained generation branch: pass --init CKPT or run stage 1 in {run_dir}")
+        net.generation.load_state_dict(torch.load(stage1, weights_only=True)["ema"])
+    if 2 in stages:
+        net.add_editor()
+        net.to(device)
+        if rank == 0:
+            print(f"editing branch ({preset.model.edit_mode}): {parameter_count(net.editor) / 1e6:.2f} M parameters")
+        train_stage(2, net, data, normalizer, preset, args, device, log)
+    if rank == 0:
+        log.plot(run_dir / "loss.png")
+        print(f"done in {time.time() - args.t0:.0f} s; model written to {args.out}; log {log.path}; plot {run_dir / 'loss.png'}")
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
