@@ -274,7 +274,7 @@ def _compose(rng: np.random.Generator, spec: StyleSpec, tempo: TempoMap, n_bars:
         c.part(role, programs[role])
     for role, inst in c.parts.items():
         vol = int(np.clip(levels[role] + rng.integers(-8, 9), 40, 127))
-        for num, val in ((7, vol), (10, 64), (91, reverb[role]), (93, 10)):
+        for num, val in ((7, vol), (10, 64), (91, reverb[role])):
             inst.control_changes.append(pretty_midi.ControlChange(number=num, value=val, time=0.0))
 
     for si, (sec, (b0, b1)) in enumerate(zip(sections, section_bars_idx)):
