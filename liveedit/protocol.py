@@ -1,0 +1,491 @@
+"""The wire protocol, sans-I/O: parse control input into `Command`s and encode `PoseFrame`s.
+
+No sockets, no asyncio, no clock reads: every function takes bytes/values and returns values, so the
+adapters in `liveedit.io` stay thin and everything here is unit-testable. docs/protocol.md is the
+human-readable twin of this module; keep them in step (PROTOCOL_VERSION bumps on a breaking change).
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import struct
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from liveedit.core.messages import PROTOCOL_VERSION, ActiveEdit, Command, PoseFrame, Reply
+from model.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS, REST_OFFSETS
+
+# ---- limits shared by every control channel (docs/protocol.md section 1) ----
+MAX_PROMPT_CHARS = 200
+MAX_DURATION_BEATS = 1024.0
+STRENGTH_RANGE = (0.0, 10.0)
+TEMPO_RANGE = (20.0, 300.0)
+MAX_OSC_PACKET = 4096          # bytes
+MAX_WS_MESSAGE = 64 * 1024     # bytes
+BEATS_PER_BAR = 4
+
+FPS = 30
+SERVER_NAME = "liveedit 0.1.0"
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class ProtocolError(ValueError):
+    """Input that does not follow the protocol. `kind` is the request kind when it was understood."""
+
+    def __init__(self, message: str, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+# ---- validation: one place, so every channel applies the same rules ----
+
+def _finite_number(value: Any, what: str, kind: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ProtocolError(f"{what} must be a number, got {type(value).__name__}", kind)
+    x = float(value)
+    if not math.isfinite(x):
+        raise ProtocolError(f"{what} must be finite, got {x}", kind)
+    return x
+
+
+def clean_prompt(text: str) -> str:
+    """Trim, drop control characters, collapse runs of spaces; raise if empty or too long."""
+    text = _CONTROL_CHARS.sub(" ", text)
+    text = " ".join(text.split())
+    if not text:
+        raise ProtocolError("edit text is empty", "edit")
+    if len(text) > MAX_PROMPT_CHARS:
+        raise ProtocolError(f"edit text is {len(text)} characters; at most {MAX_PROMPT_CHARS}", "edit")
+    return text
+
+
+def make_command(kind: str, *, text: str = "", value: Any = None, source: str = "", received: float = 0.0) -> Command:
+    """A validated `Command` (raises ProtocolError with a message a user can act on)."""
+    if kind == "edit":
+        text = clean_prompt(text)
+        if value is not None:
+            value = _finite_number(value, "edit duration (beats)", kind)
+            if not 0.0 < value <= MAX_DURATION_BEATS:
+                raise ProtocolError(f"edit duration must be > 0 and <= {MAX_DURATION_BEATS:g} beats, got {value:g}", kind)
+        return Command("edit", text=text, value=value, source=source, received=received)
+    if kind == "strength":
+        if value is None:
+            raise ProtocolError("strength needs a value", kind)
+        x = _finite_number(value, "strength", kind)
+        lo, hi = STRENGTH_RANGE
+        if not lo <= x <= hi:
+            raise ProtocolError(f"strength must be between {lo:g} and {hi:g}, got {x:g}", kind)
+        return Command("strength", value=x, source=source, received=received)
+    if kind == "tempo":
+        if value is None:
+            raise ProtocolError("tempo needs a bpm value", kind)
+        x = _finite_number(value, "tempo (bpm)", kind)
+        lo, hi = TEMPO_RANGE
+        if not lo <= x <= hi:
+            raise ProtocolError(f"tempo must be between {lo:g} and {hi:g} bpm, got {x:g}", kind)
+        return Command("tempo", value=x, source=source, received=received)
+    if kind in ("undo", "reset", "tap", "status"):
+        return Command(kind, source=source, received=received)  # type: ignore[arg-type]
+    raise ProtocolError(f"unknown command {kind!r}")
+
+
+# ---- OSC control ----
+
+OSC_COMMANDS = ("edit", "undo", "reset", "strength", "tempo", "tap", "status")
+OSC_PREFIX = "/liveedit"
+OSC_REPLY_ADDRESS = "/liveedit/reply"
+
+
+def osc_kind(address: str) -> str | None:
+    """`/edit` or `/liveedit/edit` -> "edit"; `/auth` -> "auth"; anything else -> None."""
+    if address.startswith(OSC_PREFIX + "/"):
+        address = address[len(OSC_PREFIX):]
+    name = address[1:] if address.startswith("/") else ""
+    return name if name in OSC_COMMANDS or name == "auth" else None
+
+
+def parse_osc(address: str, args: Sequence[Any], *, source: str = "", received: float = 0.0) -> Command:
+    """One OSC message -> Command. String args of /edit are joined with spaces; one number = duration."""
+    kind = osc_kind(address)
+    if kind is None or kind == "auth":
+        raise ProtocolError(f"unknown OSC address {address!r}; known: " + ", ".join("/" + k for k in OSC_COMMANDS))
+    if kind == "edit":
+        words = [a for a in args if isinstance(a, str)]
+        numbers = [a for a in args if not isinstance(a, str)]
+        if not words:
+            raise ProtocolError("/edit needs a prompt string, e.g. /edit \"swing arms wider\" [beats]", kind)
+        if len(numbers) > 1:
+            raise ProtocolError(f"/edit takes at most one number (duration in beats), got {len(numbers)}", kind)
+        duration = numbers[0] if numbers else None
+        return make_command("edit", text=" ".join(words), value=duration, source=source, received=received)
+    if kind in ("strength", "tempo"):
+        if len(args) != 1:
+            raise ProtocolError(f"/{kind} takes exactly one number, got {len(args)} arguments", kind)
+        return make_command(kind, value=args[0], source=source, received=received)
+    if args:
+        raise ProtocolError(f"/{kind} takes no arguments, got {len(args)}", kind)
+    return make_command(kind, source=source, received=received)
+
+
+def osc_reply_args(kind: str, reply: Reply) -> list[Any]:
+    """Arguments of `/liveedit/reply`: kind, ok (1/0), message, data as JSON text."""
+    return [kind, 1 if reply.ok else 0, reply.message, json.dumps(_jsonable(reply.data), separators=(",", ":"))]
+
+
+# ---- WebSocket control ----
+
+@dataclass(frozen=True)
+class Subscribe:
+    format: str = "json"   # "json" | "binary"
+    joints: bool = True
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    pass
+
+
+@dataclass(frozen=True)
+class Auth:
+    token: str
+
+
+WsMessage = Command | Subscribe | Unsubscribe | Auth
+
+
+@dataclass(frozen=True)
+class WsRequest:
+    """A parsed client message: what it asks, its echo id, and a token it carried (if any)."""
+
+    message: WsMessage
+    id: str | int | None = None
+    token: str | None = None
+
+
+def parse_ws_message(data: str | bytes, *, source: str = "", received: float = 0.0) -> WsRequest:
+    """One WebSocket message (JSON text) -> WsRequest; raises ProtocolError for anything else."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        raise ProtocolError("binary messages are not accepted; send JSON text")
+    try:
+        obj = json.loads(data)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ProtocolError(f"not valid JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise ProtocolError("a message must be a JSON object with a \"type\"")
+    kind = obj.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolError("missing \"type\" (edit, undo, reset, strength, tempo, tap, status, subscribe, unsubscribe, auth)")
+    req_id = obj.get("id")
+    if req_id is not None and (isinstance(req_id, bool) or not isinstance(req_id, (str, int))):
+        req_id = None
+    if isinstance(req_id, str):
+        req_id = req_id[:64]
+    token = obj.get("token") if isinstance(obj.get("token"), str) else None
+
+    def field(name: str, *alts: str) -> Any:
+        for key in (name, *alts):
+            if key in obj:
+                return obj[key]
+        return None
+
+    if kind == "subscribe":
+        fmt = obj.get("format", "json")
+        if fmt not in ("json", "binary"):
+            raise ProtocolError(f"format must be \"json\" or \"binary\", got {fmt!r}", kind)
+        joints = obj.get("joints", True)
+        if not isinstance(joints, bool):
+            raise ProtocolError("joints must be true or false", kind)
+        msg: WsMessage = Subscribe(fmt, joints)
+    elif kind == "unsubscribe":
+        msg = Unsubscribe()
+    elif kind == "auth":
+        if not isinstance(obj.get("token"), str):
+            raise ProtocolError("auth needs a \"token\" string", kind)
+        msg = Auth(obj["token"])
+    elif kind == "edit":
+        text = obj.get("text")
+        if not isinstance(text, str):
+            raise ProtocolError("edit needs a \"text\" string", kind)
+        msg = make_command("edit", text=text, value=field("duration"), source=source, received=received)
+    elif kind in ("strength", "tempo"):
+        msg = make_command(kind, value=field("value", "bpm") if kind == "tempo" else field("value", "strength"),
+                           source=source, received=received)
+    elif kind in ("undo", "reset", "tap", "status"):
+        msg = make_command(kind, source=source, received=received)
+    else:
+        raise ProtocolError(f"unknown message type {kind!r}")
+    return WsRequest(msg, req_id, token)
+
+
+def json_dumps(obj: Any) -> str:
+    """Compact JSON text of a protocol message."""
+    return json.dumps(_jsonable(obj), separators=(",", ":"))
+
+
+def reply_json(reply: Reply, request: str | None, req_id: str | int | None = None) -> str:
+    return json.dumps({"type": "reply", "request": request, "id": req_id, "ok": bool(reply.ok),
+                       "message": reply.message, "data": _jsonable(reply.data)}, separators=(",", ":"))
+
+
+def hello_message(*, control_needs_token: bool, authenticated: bool, subscription: Subscribe | None) -> dict:
+    """The first WebSocket message: everything a client needs to build the skeleton."""
+    return {
+        "type": "hello",
+        "protocol": PROTOCOL_VERSION,
+        "server": SERVER_NAME,
+        "fps": FPS,
+        "joint_names": list(JOINT_NAMES),
+        "parents": list(PARENTS),
+        "rest_offsets": np.round(REST_OFFSETS.astype(np.float64), 6).tolist(),
+        "frame": {"up": "+y", "handedness": "right", "units": "m", "facing": "+z", "quaternion": "xyzw"},
+        "formats": ["json", "binary"],
+        "subscription": None if subscription is None else {"format": subscription.format, "joints": subscription.joints},
+        "control": "token" if control_needs_token else "open",
+        "authenticated": authenticated,
+    }
+
+
+# ---- console ----
+
+@dataclass(frozen=True)
+class ConsoleHelp:
+    pass
+
+
+CONSOLE_HELP = ("a line is an edit (end it with 'for N beats' or 'for N bars' to time-box it); "
+                "commands: :undo  :reset  :status  :strength X  :tempo BPM  :tap  :help")
+_DURATION_SUFFIX = re.compile(r"\s+for\s+(\d+(?:\.\d+)?)\s+(beat|beats|bar|bars)\s*$", re.IGNORECASE)
+
+
+def parse_console_line(line: str, *, received: float = 0.0) -> Command | ConsoleHelp | None:
+    """A console line -> Command, ConsoleHelp, or None for a blank line."""
+    line = line.strip()
+    if not line:
+        return None
+    if line.startswith(":"):
+        parts = line[1:].split()
+        if not parts:
+            raise ProtocolError("empty command; " + CONSOLE_HELP)
+        name, rest = parts[0].lower(), parts[1:]
+        if name == "help":
+            return ConsoleHelp()
+        if name in ("strength", "tempo"):
+            if len(rest) != 1:
+                raise ProtocolError(f":{name} takes one number, e.g. :{name} {'2.5' if name == 'strength' else '120'}", name)
+            try:
+                value = float(rest[0])
+            except ValueError:
+                raise ProtocolError(f":{name} needs a number, got {rest[0]!r}", name) from None
+            return make_command(name, value=value, source="console", received=received)
+        if name in ("undo", "reset", "tap", "status"):
+            if rest:
+                raise ProtocolError(f":{name} takes no arguments", name)
+            return make_command(name, source="console", received=received)
+        raise ProtocolError(f"unknown command :{name}; " + CONSOLE_HELP)
+    duration = None
+    m = _DURATION_SUFFIX.search(line)
+    if m:
+        n = float(m.group(1))
+        duration = n * (BEATS_PER_BAR if m.group(2).lower().startswith("bar") else 1)
+        line = line[: m.start()]
+    return make_command("edit", text=line, value=duration, source="console", received=received)
+
+
+# ---- pose frames ----
+
+def _edits_list(edits: Sequence[ActiveEdit]) -> list[dict]:
+    return [{"id": int(e.id), "text": e.text, "until_beat": None if e.until_beat is None else float(e.until_beat)}
+            for e in edits]
+
+
+def _round(a: np.ndarray, decimals: int = 5) -> list[float]:
+    return np.round(np.asarray(a, dtype=np.float64).reshape(-1), decimals).tolist()
+
+
+def frame_to_dict(frame: PoseFrame, joints: bool = True) -> dict:
+    """The JSON pose frame as a dict (docs/protocol.md section 3.1)."""
+    out: dict[str, Any] = {
+        "type": "frame", "v": PROTOCOL_VERSION, "frame": int(frame.frame), "t": round(float(frame.time), 4),
+        "bpm": round(float(frame.bpm), 3), "beat": round(float(frame.beat), 4), "phase": round(float(frame.beat_phase), 4),
+        "root": _round(frame.root), "rot": _round(frame.rotations),
+    }
+    if joints and frame.joints is not None:
+        out["joints"] = _round(frame.joints)
+    if frame.contacts is not None:
+        out["contacts"] = _round(frame.contacts, 3)
+    out["edits"] = _edits_list(frame.edits)
+    return out
+
+
+def encode_frame_json(frame: PoseFrame, joints: bool = True) -> str:
+    return json.dumps(frame_to_dict(frame, joints), separators=(",", ":"))
+
+
+BINARY_MAGIC = b"LEPF"
+_HEADER = struct.Struct("<4sHHI4f3f")  # magic, version, flags, frame, t, bpm, beat, phase, root xyz
+FLAG_JOINTS = 1
+FLAG_CONTACTS = 2
+BINARY_HEADER_BYTES = _HEADER.size  # 40
+
+
+def encode_frame_binary(frame: PoseFrame, joints: bool = True) -> bytes:
+    """Compact little-endian float32 layout (docs/protocol.md section 3.3)."""
+    flags = 0
+    parts = [np.asarray(frame.rotations, dtype="<f4").reshape(NUM_JOINTS * 4)]
+    if joints and frame.joints is not None:
+        flags |= FLAG_JOINTS
+        parts.append(np.asarray(frame.joints, dtype="<f4").reshape(NUM_JOINTS * 3))
+    if frame.contacts is not None:
+        flags |= FLAG_CONTACTS
+        parts.append(np.asarray(frame.contacts, dtype="<f4").reshape(4))
+    root = np.asarray(frame.root, dtype=np.float64).reshape(3)
+    head = _HEADER.pack(BINARY_MAGIC, PROTOCOL_VERSION, flags, int(frame.frame) & 0xFFFFFFFF,
+                        float(frame.time), float(frame.bpm), float(frame.beat), float(frame.beat_phase), *root)
+    return head + b"".join(p.tobytes() for p in parts)
+
+
+def decode_binary_frame(data: bytes) -> dict:
+    """Inverse of `encode_frame_binary`, for clients and tests: a dict of numpy arrays and numbers."""
+    if len(data) < BINARY_HEADER_BYTES + NUM_JOINTS * 16:
+        raise ProtocolError(f"binary frame too short: {len(data)} bytes")
+    magic, version, flags, frame, t, bpm, beat, phase, rx, ry, rz = _HEADER.unpack_from(data, 0)
+    if magic != BINARY_MAGIC:
+        raise ProtocolError(f"bad magic {magic!r}, expected {BINARY_MAGIC!r}")
+    if version != PROTOCOL_VERSION:
+        raise ProtocolError(f"binary frame version {version}, this decoder reads {PROTOCOL_VERSION}")
+    floats = np.frombuffer(data, dtype="<f4", offset=BINARY_HEADER_BYTES)
+    expected = NUM_JOINTS * 4 + (NUM_JOINTS * 3 if flags & FLAG_JOINTS else 0) + (4 if flags & FLAG_CONTACTS else 0)
+    if floats.size != expected:
+        raise ProtocolError(f"binary frame has {floats.size} floats after the header, flags say {expected}")
+    out: dict[str, Any] = {"version": version, "flags": flags, "frame": frame, "t": t, "bpm": bpm, "beat": beat,
+                           "phase": phase, "root": np.array([rx, ry, rz], np.float32)}
+    out["rotations"] = floats[: NUM_JOINTS * 4].reshape(NUM_JOINTS, 4)
+    pos = NUM_JOINTS * 4
+    out["joints"] = None
+    if flags & FLAG_JOINTS:
+        out["joints"] = floats[pos: pos + NUM_JOINTS * 3].reshape(NUM_JOINTS, 3)
+        pos += NUM_JOINTS * 3
+    out["contacts"] = floats[pos: pos + 4].copy() if flags & FLAG_CONTACTS else None
+    return out
+
+
+def edits_message(frame: PoseFrame) -> str:
+    return json.dumps({"type": "edits", "frame": int(frame.frame), "edits": _edits_list(frame.edits)},
+                      separators=(",", ":"))
+
+
+# ---- flat OSC pose ----
+
+POSE_ADDRESS = "/liveedit/pose"
+BEAT_ADDRESS = "/liveedit/beat"
+
+
+def pose_osc_args(frame: PoseFrame) -> list[Any]:
+    """Arguments of `/liveedit/pose`: frame, t, bpm, beat, phase, root(3), rot(96)[, joints(72)]."""
+    args: list[Any] = [int(frame.frame), float(frame.time), float(frame.bpm), float(frame.beat), float(frame.beat_phase)]
+    args += np.asarray(frame.root, dtype=np.float32).reshape(3).tolist()
+    args += np.asarray(frame.rotations, dtype=np.float32).reshape(-1).tolist()
+    if frame.joints is not None:
+        args += np.asarray(frame.joints, dtype=np.float32).reshape(-1).tolist()
+    return args
+
+
+# ---- VMC protocol (docs/protocol.md section 5) ----
+
+VMC_DEFAULT_PORT = 39539
+# SMPL joint index -> Unity HumanBodyBones name; 22/23 (hand ends) have none.
+SMPL_TO_HUMAN_BONES: dict[int, str] = {
+    0: "Hips", 1: "LeftUpperLeg", 2: "RightUpperLeg", 3: "Spine", 4: "LeftLowerLeg", 5: "RightLowerLeg",
+    6: "Chest", 7: "LeftFoot", 8: "RightFoot", 9: "UpperChest", 10: "LeftToes", 11: "RightToes",
+    12: "Neck", 13: "LeftShoulder", 14: "RightShoulder", 15: "Head", 16: "LeftUpperArm", 17: "RightUpperArm",
+    18: "LeftLowerArm", 19: "RightLowerArm", 20: "LeftHand", 21: "RightHand",
+}
+
+
+def smpl_to_unity_position(p: np.ndarray) -> np.ndarray:
+    """(..., 3) right-handed y-up -> Unity left-handed y-up: mirror x."""
+    p = np.asarray(p, dtype=np.float32)
+    return p * np.array([-1.0, 1.0, 1.0], dtype=np.float32)
+
+
+def smpl_to_unity_quaternion(q: np.ndarray) -> np.ndarray:
+    """(..., 4) (x, y, z, w) under the same x mirror: (qx, -qy, -qz, qw)."""
+    q = np.asarray(q, dtype=np.float32)
+    return q * np.array([1.0, -1.0, -1.0, 1.0], dtype=np.float32)
+
+
+_UNITY_REST = smpl_to_unity_position(REST_OFFSETS)
+
+
+def vmc_messages(frame: PoseFrame) -> list[tuple[str, list[Any]]]:
+    """The messages of one VMC bundle, in order: OK, T, Root/Pos, then Bone/Pos per mapped bone."""
+    rots = smpl_to_unity_quaternion(np.asarray(frame.rotations, dtype=np.float32).reshape(NUM_JOINTS, 4))
+    root = np.asarray(frame.root, dtype=np.float32).reshape(3)
+    root_u = smpl_to_unity_position(np.array([root[0], 0.0, root[2]], np.float32))
+    msgs: list[tuple[str, list[Any]]] = [
+        ("/VMC/Ext/OK", [1]),
+        ("/VMC/Ext/T", [float(frame.time)]),
+        ("/VMC/Ext/Root/Pos", ["root", *root_u.tolist(), 0.0, 0.0, 0.0, 1.0]),
+    ]
+    for j, name in SMPL_TO_HUMAN_BONES.items():
+        pos = [0.0, float(root[1]), 0.0] if j == 0 else _UNITY_REST[j].tolist()
+        msgs.append(("/VMC/Ext/Bone/Pos", [name, *pos, *rots[j].tolist()]))
+    return msgs
+
+
+# ---- rate limiting (time passed in) ----
+
+class TokenBucket:
+    """`rate` events a second with bursts of `burst`; `allow(now)` says whether one more may pass."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst = float(rate), float(burst)
+        self.tokens = float(burst)
+        self.last: float | None = None
+
+    def allow(self, now: float) -> bool:
+        if self.last is not None:
+            self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+# ---- helpers ----
+
+def _jsonable(x: Any) -> Any:
+    """Reply data may hold numpy values or dataclasses; make it JSON-safe."""
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, ActiveEdit):
+        return {"id": x.id, "text": x.text, "until_beat": x.until_beat}
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if x is None or isinstance(x, (str, int, float, bool)):
+        return x
+    return str(x)
+
+
+def quat_to_matrix(q: np.ndarray) -> np.ndarray:
+    """(..., 4) quaternions (x, y, z, w), normalised here -> (..., 3, 3) rotation matrices."""
+    q = np.asarray(q, dtype=np.float64)
+    q = q / np.maximum(np.linalg.norm(q, axis=-1, keepdims=True), 1e-12)
+    x, y, z, w = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
+    m = np.stack([
+        1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w),
+        2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w),
+        2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y),
+    ], axis=-1)
+    return m.reshape(q.shape[:-1] + (3, 3))
