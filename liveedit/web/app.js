@@ -331,13 +331,19 @@ el.strength.addEventListener("input", () => {
 el.strength.addEventListener("change", () => send({ type: "strength", value: Number(el.strength.value) }));
 
 // ---------------------------------------------------------------- render loop
+// Draws only when something changed (a new frame, the camera moving, a resize): the page stays
+// cheap on machines that render WebGL in software.
 const follow = new THREE.Vector3(0, 0, 0);
 let lastDrawn = null;
+let dirty = true;
+controls.addEventListener("change", () => { dirty = true; });
+window.addEventListener("resize", () => { dirty = true; });
 function tick() {
   requestAnimationFrame(tick);
   const frame = state.lastFrame;
   if (frame && frame !== lastDrawn) {
     lastDrawn = frame;
+    dirty = true;
     const positions = framePositions(state.skeleton, frame);
     if (positions) poseFigure(positions);
     renderTempo(frame);
@@ -356,11 +362,18 @@ function tick() {
   }
   el.fps.textContent = String(state.recvTimes.length);
   const dx = follow.x - controls.target.x, dz = follow.z - controls.target.z;
-  controls.target.x += dx; controls.target.z += dz;
-  camera.position.x += dx; camera.position.z += dz;
-  sun.position.set(follow.x + 2.5, 5, follow.z + 3.5);
-  sun.target.position.set(follow.x, 0, follow.z);
-  controls.update();
-  renderer.render(scene, camera);
+  if (Math.abs(dx) + Math.abs(dz) > 1e-5) {
+    controls.target.x += dx; controls.target.z += dz;
+    camera.position.x += dx; camera.position.z += dz;
+    sun.position.set(follow.x + 2.5, 5, follow.z + 3.5);
+    sun.target.position.set(follow.x, 0, follow.z);
+    dirty = true;
+  }
+  controls.update();  // fires "change" while damping settles
+  if (dirty) {
+    renderer.render(scene, camera);
+    state.framesDrawn = (state.framesDrawn || 0) + 1;
+    dirty = false;
+  }
 }
 tick();
