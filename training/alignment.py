@@ -248,7 +248,6 @@ def train_alignment(
     x_all = scorer._x(train.features)  # (N, S, in_dim) normalised
     t_all = torch.as_tensor(train.text)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-2)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
     batch = min(batch, len(train))
     start = time.perf_counter()
     iterator = range(steps)
@@ -259,6 +258,11 @@ def train_alignment(
     loss_val = float("nan")
     model.train()
     for step in iterator:
+        # Warm-up then cosine decay over the run, measured in steps or in time, whichever ends first,
+        # so a time-capped run still ends at a low learning rate.
+        done = step / steps if max_seconds is None else max(step / steps, (time.perf_counter() - start) / max_seconds)
+        for g in opt.param_groups:
+            g["lr"] = lr * min(1.0, (step + 1) / 20) * 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
         idx = rng.choice(len(train), size=batch, replace=False)
         x = x_all[idx]
         x = x + 0.05 * torch.randn_like(x)  # light feature noise: the corpus is clean, generations are not
@@ -268,7 +272,6 @@ def train_alignment(
         opt.zero_grad()
         loss.backward()
         opt.step()
-        sched.step()
         loss_val = float(loss.detach())
         if progress and step % 20 == 0:
             iterator.set_postfix(loss=f"{loss_val:.3f}")

@@ -27,6 +27,7 @@ MeasureFn = Callable[..., Mapping[str, float]]
 @dataclass
 class EditOutcome:
     success: bool                 # all requested attributes moved the right way by the margin
+    requested: int                # how many attributes the edit asked to change (0: success not scored)
     preservation: float           # fraction of other attributes kept within tolerance (1.0 if none)
     preserved: bool               # all other attributes kept
     moved: dict[str, float] = field(default_factory=dict)   # requested attr -> signed change / spread
@@ -67,6 +68,7 @@ def score_attributes(
     kept = [d <= tolerance for d in drift.values()]
     return EditOutcome(
         success=success,
+        requested=len(requested),
         preservation=float(np.mean(kept)) if kept else 1.0,
         preserved=all(kept),
         moved=moved,
@@ -101,11 +103,13 @@ def attribute_spread(attribute_rows: list[Mapping[str, float]]) -> dict[str, flo
 
 
 def summarize(outcomes: list[EditOutcome]) -> dict[str, float]:
-    """Success rate, mean preservation and the rate of edits that kept everything."""
+    """Success rate (over edits that request a change), mean preservation, and the rate of edits
+    that kept everything else."""
     if not outcomes:
         return {"edit_success": float("nan"), "preservation": float("nan"), "all_kept": float("nan")}
+    scored = [o.success for o in outcomes if o.requested]
     return {
-        "edit_success": float(np.mean([o.success for o in outcomes])),
+        "edit_success": float(np.mean(scored)) if scored else float("nan"),
         "preservation": float(np.mean([o.preservation for o in outcomes])),
         "all_kept": float(np.mean([o.preserved for o in outcomes])),
     }

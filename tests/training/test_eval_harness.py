@@ -1,0 +1,103 @@
+"""End to end: the evaluation harness on synthetic chains with a tiny random model."""
+import argparse
+import zlib
+
+import numpy as np
+import pytest
+import torch
+
+from model.pipeline import DanceModel
+from model.text import TextFeatures
+from training import eval as ev
+
+
+class HashTextEncoder:
+    """A deterministic stand-in for the MiniLM encoder: one random token vector per word."""
+
+    def encode(self, prompts, max_tokens=32):
+        tokens = torch.zeros(len(prompts), max_tokens, 384)
+        mask = torch.zeros(len(prompts), max_tokens, dtype=torch.bool)
+        for i, p in enumerate(prompts):
+            for k, w in enumerate(p.split()[:max_tokens]):
+                g = torch.Generator().manual_seed(zlib.crc32(w.encode()))
+                tokens[i, k] = torch.randn(384, generator=g)
+                mask[i, k] = True
+        pooled = torch.nn.functional.normalize(tokens.sum(1), dim=-1)
+        return TextFeatures(tokens=tokens, mask=mask, pooled=pooled)
+
+    def embed(self, prompts):
+        return self.encode(prompts, max_tokens=8).pooled
+
+
+def _embed(prompts):
+    return HashTextEncoder().embed(list(prompts)).numpy()
+
+
+def _args(tmp_path, **kw) -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    ev.add_arguments(p)
+    argv = ["--synthetic", "4", "--steps", "2", "--batch", "8", "--quiet", "--alignment-seconds", "3",
+            "--out", str(tmp_path / "RESULTS.md"), "--img-dir", str(tmp_path / "img"),
+            "--alignment", str(tmp_path / "alignment.pt"), "--json", str(tmp_path / "r.json"),
+            "--no-branch", str(tmp_path / "missing.pt")]
+    a = p.parse_args(argv)
+    a.argv = argv
+    for k, v in kw.items():
+        setattr(a, k, v)
+    return a
+
+
+def test_harness_end_to_end_writes_all_tables(tmp_path):
+    enc = HashTextEncoder()
+    dm = DanceModel.tiny_random(seed=0, text_encoder=enc)
+    concat = DanceModel.tiny_random(seed=1, text_encoder=enc, edit_mode="concat")
+    res = ev.run(_args(tmp_path), dm=dm, embed=_embed, variant_models={"concat": concat})
+
+    methods = [r["method"] for r in res["table2"]]
+    assert methods[0] == "Ground truth" and len(methods) == 5
+    gt = res["table2"][0]
+    assert np.isfinite([gt["fid_k"], gt["bas_music"], gt["bas_motion"], gt["pfc"], gt["div_k"]]).all()
+    # The corpus's own edits are the ceiling: the synthetic edits move exactly the named attribute.
+    gt_edits = res["table3_gt"][1:]
+    assert all(r["edit_success"] == 1.0 for r in gt_edits), gt_edits
+    assert [r["stage"] for r in res["table3"]] == ["initial", "iteration 1", "iteration 2", "iteration 3"]
+    assert all(np.isfinite(r["align_dist"]) for r in res["table3"][1:])
+    t4 = {r["variant"].split(" (")[0]: r for r in res["table4"]}
+    assert t4["No editing branch"]["status"] == "not trained"
+    assert t4["Editing branch without CEM"]["status"] == "ok" and np.isfinite(t4["Editing branch without CEM"]["fid_k"])
+    assert len(res["goals"]) == 7 and all(g["pass"] in (True, False) for g in res["goals"])
+
+    md = (tmp_path / "RESULTS.md").read_text()
+    for heading in ("Table 2", "Table 3", "Table 4", "## Goals", "not trained", "BAS (music beats)",
+                    "BAS (motion beats)", "R@1"):
+        assert heading in md, heading
+    for png in ("results_table2.png", "results_iterations.png", "results_beats.png"):
+        assert (tmp_path / "img" / png).stat().st_size > 1000
+    assert (tmp_path / "alignment.pt").is_file() and (tmp_path / "r.json").is_file()
+
+
+def test_nearest_neighbour_finds_the_training_dance_with_the_same_music():
+    chains = ev.synthetic_chains(5, seed=3)
+    windows = ev.windows_from_chains(chains)
+    got = ev.nearest_neighbour(windows, [windows[2]])
+    np.testing.assert_array_equal(got[0], windows[2].gt[0])
+
+
+def test_windows_cut_chains_and_shift_beats():
+    ch = ev.synthetic_chains(1, seed=0, frames=320)[0]
+    ws = ev.windows_from_chains([ch])
+    assert len(ws) == 2 and all(len(w.gt) == 4 and w.music.shape == (150, 35) for w in ws)
+    assert ws[1].beats.min() >= 0 and ws[1].beats.max() < 5.0
+    np.testing.assert_allclose(ws[1].beats + 5.0, ch.beat_times[(ch.beat_times >= 5) & (ch.beat_times < 10)])
+
+
+def test_eval_is_a_liveedit_subcommand():
+    from liveedit.cli import build_parser
+
+    args = build_parser().parse_args(["eval", "--limit", "3", "--synthetic", "2"])
+    assert args.limit == 3 and args.synthetic == 2 and callable(args.func)
+
+
+def test_missing_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises((FileNotFoundError, RuntimeError), match="nope.pt"):
+        ev.load_model(tmp_path / "nope.pt")

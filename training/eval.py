@@ -1,0 +1,665 @@
+"""`liveedit eval` / `python training/eval.py`: the paper-style evaluation tables.
+
+    python training/eval.py --limit 16                 # quick run on the default model and corpus
+    python training/eval.py --synthetic 12 --tiny-random --out /tmp/R.md   # smoke run, no data needed
+
+Protocol (written into docs/RESULTS.md with the numbers):
+* Clips are 5 s windows (150 frames, the model's window and EDGE's PFC clip) cut from each chain of
+  the held-out split, non-overlapping; ground truth is the corpus dance on the same frames.
+* Features for FID/Div are normalised by the held-out ground truth's mean/std (Bailando). The
+  reference "GT vs GT" FID compares training-split ground truth with held-out ground truth.
+* Table 2 (generation): ground truth, our model, nearest-neighbour retrieval from the training split
+  by music descriptors, the music-agnostic model (music dropped through classifier-free guidance's
+  null condition, guidance 0), and a random training dance.
+* Table 3 (iterative editing): initial prediction, then iterations 1-3 with the chain's three edit
+  prompts; FID of iteration k against ground truth after edit k. Edit success / preservation compare
+  each iteration with the one before it; "ground-truth edits" scores the corpus's own edits (the
+  metric's ceiling with the chosen margin and tolerance).
+* Table 4 (ablations): iteration 1 of each model variant, each from its own checkpoint.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from training import metrics as M  # noqa: E402
+from training.metrics.edits import DEFAULT_MARGIN, DEFAULT_TOLERANCE, EditOutcome  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+WINDOW = 150
+FPS = 30
+CHECKPOINTS = REPO / "model" / "checkpoints"
+MeasureFn = Callable[..., Mapping[str, float]]
+
+
+# ============================================================================ data
+@dataclass
+class EvalEdit:
+    prompt: str
+    expected: dict[str, float]          # attribute -> signed expected change (sign = direction)
+    motion: np.ndarray | None = None    # (T, 151) ground-truth dance after this edit
+    edit_type: str = ""
+    held_out: bool = False              # held-out phrasing or move/edit combination
+
+
+@dataclass
+class EvalChain:
+    name: str
+    music: np.ndarray                   # (T, 35) music features at 30 fps
+    beat_times: np.ndarray              # (K,) seconds from frame 0
+    seed: np.ndarray                    # (T, 151) ground-truth seed dance
+    edits: list[EvalEdit] = field(default_factory=list)
+    song: str = ""
+
+
+@dataclass
+class Window:
+    """One 5 s evaluation clip: music, beats (seconds from the clip start), GT at each stage."""
+    chain: str
+    song: str
+    music: np.ndarray                   # (150, 35)
+    beats: np.ndarray                   # (K,)
+    gt: list[np.ndarray]                # [seed, after edit 1, ...] each (150, 151)
+    edits: list[EvalEdit]
+
+
+def windows_from_chains(chains: Iterable[EvalChain], window: int = WINDOW, per_chain: int | None = None) -> list[Window]:
+    """Cut chains into non-overlapping windows; edits are kept while their GT motion covers the window."""
+    out: list[Window] = []
+    for ch in chains:
+        T = min(len(ch.music), len(ch.seed))
+        n = T // window
+        if per_chain is not None:
+            n = min(n, per_chain)
+        for w in range(n):
+            a, b = w * window, (w + 1) * window
+            gt = [np.asarray(ch.seed[a:b], np.float32)]
+            edits = []
+            for e in ch.edits:
+                if e.motion is None or len(e.motion) < b:
+                    break
+                gt.append(np.asarray(e.motion[a:b], np.float32))
+                edits.append(e)
+            bt = np.asarray(ch.beat_times, np.float64)
+            beats = bt[(bt >= a / FPS) & (bt < b / FPS)] - a / FPS
+            out.append(Window(ch.name, ch.song or ch.name, np.asarray(ch.music[a:b], np.float32), beats, gt, edits))
+    return out
+
+
+def load_corpus_chains(corpus: str | Path, split: str, limit: int | None = None) -> list[EvalChain]:
+    """Chains of one split from the procedural corpus (or a user's manifest in the same layout)."""
+    from training.corpus.dataset import CorpusDataset  # noqa: PLC0415  (owned by the corpus package)
+
+    ds = CorpusDataset(corpus, split=split)
+    chains: list[EvalChain] = []
+    for i in range(len(ds)):
+        if limit is not None and len(chains) >= limit:
+            break
+        chains.append(_chain_from_corpus(ds, i))
+    return chains
+
+
+def _chain_from_corpus(ds, i: int) -> EvalChain:
+    """Adapter from one CorpusDataset chain to an EvalChain (see training/corpus/dataset.py)."""
+    ch = ds.chain(i) if hasattr(ds, "chain") else ds[i]
+    get = (lambda k, d=None: ch.get(k, d)) if isinstance(ch, dict) else (lambda k, d=None: getattr(ch, k, d))
+    edits = []
+    for e in get("edits", []) or []:
+        eg = (lambda k, d=None: e.get(k, d)) if isinstance(e, dict) else (lambda k, d=None: getattr(e, k, d))
+        edits.append(EvalEdit(
+            prompt=str(eg("text", None) or eg("prompt", "")),
+            expected={k: float(v) for k, v in dict(eg("expected", None) or eg("changes", {}) or {}).items()},
+            motion=None if eg("motion") is None else np.asarray(eg("motion"), np.float32),
+            edit_type=str(eg("edit_type", "") or eg("type", "")),
+            held_out=bool(eg("held_out", False)),
+        ))
+    return EvalChain(
+        name=str(get("id", None) or get("name", f"chain{i}")),
+        music=np.asarray(get("music"), np.float32),
+        beat_times=np.asarray(get("beat_times"), np.float64),
+        seed=np.asarray(get("seed", None) if get("seed", None) is not None else get("motion"), np.float32),
+        edits=edits,
+        song=str(get("song", None) or get("song_id", "")),
+    )
+
+
+# ---------------------------------------------------------------------------- synthetic data (tests, smoke runs)
+TOY_EDITS = (
+    ("swing the arms wider", {"arm_span": 1.0}),
+    ("keep the arms closer to the body", {"arm_span": -1.0}),
+    ("bounce deeper", {"bounce": 1.0}),
+    ("bounce less", {"bounce": -1.0}),
+)
+
+
+def toy_measure(joints: np.ndarray, beat_times: np.ndarray, fps: float = FPS) -> dict[str, float]:
+    """Two attributes for synthetic chains: mean wrist distance and pelvis height range."""
+    j = np.asarray(joints)
+    return {
+        "arm_span": float(np.linalg.norm(j[:, 20] - j[:, 21], axis=-1).mean()),
+        "bounce": float(np.ptp(j[:, 0, 1])),
+    }
+
+
+def synthetic_chains(n: int, seed: int = 0, frames: int = WINDOW) -> list[EvalChain]:
+    """Small beat-driven dances with scored edits (arm span, bounce), for tests and smoke runs.
+
+    Not a benchmark: the procedural corpus is the evaluation data.
+    """
+    import torch  # noqa: PLC0415
+
+    from model.motion import encode
+    from model.rotations import axis_angle_to_matrix
+    from model.skeleton import STANDING_PELVIS_HEIGHT
+
+    rng = np.random.default_rng(seed)
+    chains = []
+    for c in range(n):
+        bpm = rng.uniform(90, 140)
+        period = 60.0 / bpm
+        t = np.arange(frames) / FPS
+        beat_times = np.arange(rng.uniform(0, period), frames / FPS, period)
+        phase = 2 * np.pi * t / period
+        music = rng.normal(0, 0.3, size=(frames, 35)).astype(np.float32)
+        music[:, 0] = 0.5 + 0.5 * np.cos(phase)
+        music[np.round(beat_times * FPS).astype(int).clip(0, frames - 1), 34] = 1.0
+
+        def dance(arm: float, bounce: float) -> np.ndarray:
+            aa = np.zeros((frames, 24, 3), np.float32)
+            aa[:, 16, 2] = -1.2 + arm * (0.6 + 0.3 * np.sin(phase))   # left shoulder: raise/lower
+            aa[:, 17, 2] = 1.2 - arm * (0.6 + 0.3 * np.sin(phase))
+            aa[:, 4, 0] = aa[:, 5, 0] = bounce * (1 - np.cos(phase))  # knees bend on the beat
+            root = np.zeros((frames, 3), np.float32)
+            root[:, 1] = STANDING_PELVIS_HEIGHT - 0.12 * bounce * (1 - np.cos(phase))
+            rot = axis_angle_to_matrix(torch.as_tensor(aa))
+            return encode(rot, torch.as_tensor(root)).numpy()
+
+        arm, bounce = rng.uniform(0.3, 0.6), rng.uniform(0.2, 0.4)
+        seed_motion = dance(arm, bounce)
+        edits = []
+        for k in rng.permutation(len(TOY_EDITS))[:3]:
+            prompt, exp = TOY_EDITS[k]
+            if "arm_span" in exp:
+                arm = arm + 0.35 * exp["arm_span"]
+            else:
+                bounce = max(0.05, bounce + 0.15 * exp["bounce"])
+            edits.append(EvalEdit(prompt, dict(exp), dance(arm, bounce), edit_type=prompt, held_out=bool(c % 2)))
+        chains.append(EvalChain(f"toy{c:03d}", music, beat_times, seed_motion, edits, song=f"toy{c:03d}"))
+    return chains
+
+
+# ============================================================================ generation
+def joints_of(motions: np.ndarray | Sequence[np.ndarray], chunk: int = 64) -> np.ndarray:
+    """(N, T, 151) motions -> (N, T, 24, 3) joint positions (forward kinematics in chunks)."""
+    import torch  # noqa: PLC0415
+
+    from model.motion import joints_from_motion
+
+    m = np.asarray(motions, np.float32)
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(m), chunk):
+            out.append(joints_from_motion(torch.as_tensor(m[i:i + chunk])).numpy())
+    return np.concatenate(out) if out else np.zeros((0, m.shape[1] if m.ndim > 1 else 0, 24, 3), np.float32)
+
+
+def _batches(n: int, size: int) -> list[slice]:
+    return [slice(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    from tqdm import tqdm  # noqa: PLC0415
+
+    return tqdm(total=total, desc=desc, unit="clip", disable=not enabled, leave=False)
+
+
+def generate_initial(dm, windows: Sequence[Window], steps: int, music_guidance: float, seed: int,
+                     batch: int, progress: bool = True, desc: str = "generate") -> np.ndarray:
+    """Initial predictions (N, 150, 151), batched."""
+    music = np.stack([w.music for w in windows])
+    out = []
+    with _progress(len(windows), desc, progress) as bar:
+        for k, sl in enumerate(_batches(len(windows), batch)):
+            out.append(np.asarray(dm.generate(music[sl], steps=steps, music_guidance=music_guidance, seed=seed + k)))
+            bar.update(sl.stop - sl.start)
+    return np.concatenate(out)
+
+
+def edit_iteration(dm, windows: Sequence[Window], initial: np.ndarray, current: np.ndarray, k: int,
+                   steps: int, text_guidance: float, seed: int, batch: int, progress: bool = True) -> np.ndarray:
+    """Editing iteration k (1-based) with each window's k-th prompt, batched -> (N, 150, 151)."""
+    music = np.stack([w.music for w in windows])
+    prompts = [w.edits[k - 1].prompt for w in windows]
+    out = []
+    with _progress(len(windows), f"edit {k}", progress) as bar:
+        for b, sl in enumerate(_batches(len(windows), batch)):
+            out.append(np.asarray(dm.edit(music[sl], initial[sl], current[sl], prompts[sl], steps=steps,
+                                          text_guidance=text_guidance, seed=seed + 1000 * k + b)))
+            bar.update(sl.stop - sl.start)
+    return np.concatenate(out)
+
+
+def music_descriptor(music: np.ndarray) -> np.ndarray:
+    """(T, 35) features -> mean, std of every channel and the beat rate: a window's music fingerprint."""
+    return np.concatenate([music.mean(0), music.std(0), [music[:, 34].sum() / len(music) * FPS]])
+
+
+def nearest_neighbour(train: Sequence[Window], test: Sequence[Window]) -> np.ndarray:
+    """For each test window, the training dance whose music descriptor is nearest (standardised L2)."""
+    a = np.stack([music_descriptor(w.music) for w in train])
+    b = np.stack([music_descriptor(w.music) for w in test])
+    mu, sd = a.mean(0), a.std(0) + 1e-6
+    d = (((b - mu) / sd)[:, None, :] - ((a - mu) / sd)[None, :, :]) ** 2
+    idx = d.sum(-1).argmin(1)
+    return np.stack([train[i].gt[0] for i in idx])
+
+
+# ============================================================================ metrics over sets
+@dataclass
+class Reference:
+    """Held-out ground-truth features that FID/Div are normalised by and compared with."""
+    kin: np.ndarray
+    geo: np.ndarray
+
+
+def reference_of(joints: np.ndarray) -> Reference:
+    kin, geo = M.motion_features(list(joints), FPS)
+    return Reference(kin, geo)
+
+
+def quality(joints: np.ndarray, beats: Sequence[np.ndarray], ref: Reference) -> dict[str, float]:
+    """FID_k, FID_g, Div_k, Div_g, BAS (both variants) and PFC of a set of (150, 24, 3) clips."""
+    kin, geo = M.motion_features(list(joints), FPS)
+    out: dict[str, float] = {}
+    for name, gen, gt in (("k", kin, ref.kin), ("g", geo, ref.geo)):
+        if len(gen) >= 2 and len(gt) >= 2:
+            fid, div = M.fid_and_diversity(gen, gt)
+        else:
+            fid, div = float("nan"), float("nan")
+        out[f"fid_{name}"], out[f"div_{name}"] = fid, div
+    out.update(M.bas(list(joints), list(beats), FPS))
+    out["pfc"] = M.pfc(list(joints), FPS)
+    return out
+
+
+def edit_scores(before: np.ndarray, after: np.ndarray, windows: Sequence[Window], k: int,
+                spread: Mapping[str, float], measure: MeasureFn, margin: float, tolerance: float) -> list[EditOutcome]:
+    """Score iteration k's edit for every window: before/after joints (N, 150, 24, 3)."""
+    out = []
+    for b, a, w in zip(before, after, windows):
+        e = w.edits[k - 1]
+        out.append(M.score_edit(b, a, w.beats, e.expected, spread, FPS, margin, tolerance, measure=measure))
+    return out
+
+
+def summarize_edits(outcomes: Sequence[EditOutcome], windows: Sequence[Window], k: int) -> dict[str, float]:
+    s = M.summarize(list(outcomes))
+    held = [o for o, w in zip(outcomes, windows) if w.edits[k - 1].held_out]
+    hs = M.summarize(held)
+    s.update({"held_out_success": hs["edit_success"], "held_out_preservation": hs["preservation"], "held_out_n": len(held)})
+    return s
+
+
+# ============================================================================ the run
+@dataclass
+class EvalConfig:
+    steps: int = 10
+    music_guidance: float = 2.0
+    text_guidance: float = 2.0
+    batch: int = 16
+    seed: int = 0
+    margin: float = DEFAULT_MARGIN
+    tolerance: float = DEFAULT_TOLERANCE
+    progress: bool = True
+
+
+def _stage_ref(windows: Sequence[Window], stage: int, fallback: Reference) -> Reference:
+    gt = [w.gt[stage] for w in windows if len(w.gt) > stage]
+    return reference_of(joints_of(gt)) if len(gt) >= 2 else fallback
+
+
+def evaluate_model_editing(dm, windows: Sequence[Window], cfg: EvalConfig, refs: list[Reference], spread,
+                           measure: MeasureFn, scorer=None, embed=None, iterations: int = 3,
+                           initial: np.ndarray | None = None) -> list[dict]:
+    """Initial prediction then `iterations` editing iterations; one row of metrics per stage."""
+    beats = [w.beats for w in windows]
+    if initial is None:
+        initial = generate_initial(dm, windows, cfg.steps, cfg.music_guidance, cfg.seed, cfg.batch, cfg.progress)
+    rows = [{"stage": "initial", **quality(joints_of(initial), beats, refs[0])}]
+    current, prev_j = initial, joints_of(initial)
+    for k in range(1, iterations + 1):
+        current = edit_iteration(dm, windows, initial, current, k, cfg.steps, cfg.text_guidance, cfg.seed,
+                                 cfg.batch, cfg.progress)
+        cur_j = joints_of(current)
+        row = {"stage": f"iteration {k}", **quality(cur_j, beats, refs[min(k, len(refs) - 1)])}
+        outcomes = edit_scores(prev_j, cur_j, windows, k, spread, measure, cfg.margin, cfg.tolerance)
+        row.update(summarize_edits(outcomes, windows, k))
+        if scorer is not None:
+            row.update(alignment_scores(scorer, embed, prev_j, cur_j, windows, k))
+        rows.append(row)
+        prev_j = cur_j
+    return rows
+
+
+def alignment_scores(scorer, embed, before: np.ndarray, after: np.ndarray, windows: Sequence[Window],
+                     k: int) -> dict[str, float]:
+    """Mean alignment distance (1 - cos, lower = better) of iteration k's edits, and text -> pair
+    retrieval R@1/R@3 among batches of 32 of these pairs."""
+    from training.alignment import build_pairs  # noqa: PLC0415
+
+    ps = build_pairs([(b, a, w.edits[k - 1].prompt) for b, a, w in zip(before, after, windows)], embed)
+    r = scorer.retrieval(ps)
+    return {"align_dist": float(scorer.distances(ps.features, ps.text).mean()), "align_r1": r["r1"],
+            "align_r3": r["r3"]}
+
+
+def ground_truth_editing(windows: Sequence[Window], refs: list[Reference], spread, measure: MeasureFn,
+                         cfg: EvalConfig, scorer=None, embed=None, iterations: int = 3) -> list[dict]:
+    """The corpus's own edits scored like the model's (ceiling of edit success with these settings)."""
+    beats = [w.beats for w in windows]
+    prev = joints_of([w.gt[0] for w in windows])
+    rows = [{"stage": "GT seed", **quality(prev, beats, refs[0]), "fid_k": float("nan"), "fid_g": float("nan")}]
+    for k in range(1, iterations + 1):
+        cur = joints_of([w.gt[k] for w in windows])
+        row = {"stage": f"GT edit {k}", **quality(cur, beats, refs[min(k, len(refs) - 1)])}
+        row["fid_k"] = row["fid_g"] = float("nan")  # the reference itself: 0 by construction
+        row.update(summarize_edits(edit_scores(prev, cur, windows, k, spread, measure, cfg.margin, cfg.tolerance), windows, k))
+        if scorer is not None:
+            row.update(alignment_scores(scorer, embed, prev, cur, windows, k))
+        rows.append(row)
+        prev = cur
+    return rows
+
+
+def gt_edit_pairs(windows: Sequence[Window]) -> list[tuple[np.ndarray, np.ndarray, str]]:
+    """(before joints, after joints, prompt) for every ground-truth edit step in the windows."""
+    out = []
+    for w in windows:
+        j = joints_of(w.gt)
+        for k, e in enumerate(w.edits):
+            out.append((j[k], j[k + 1], e.prompt))
+    return out
+
+
+def get_alignment(path: Path, train: Sequence[Window], test: Sequence[Window], embed, retrain: bool,
+                  seconds: float, progress: bool):
+    """Load the alignment scorer, or train it on the training split's GT edits and save it."""
+    from training.alignment import AlignmentScorer, build_pairs, train_alignment  # noqa: PLC0415
+
+    if path.is_file() and not retrain:
+        return AlignmentScorer.load(path), False
+    tr = gt_edit_pairs(train)
+    if len(tr) < 8:
+        return None, False
+    te = gt_edit_pairs(test)
+    scorer = train_alignment(build_pairs(tr, embed), build_pairs(te, embed) if len(te) >= 4 else None,
+                             steps=3000, max_seconds=seconds, progress=progress)
+    scorer.save(path)
+    return scorer, True
+
+
+def load_model(path: str | Path | None, tiny_random: bool = False, text_encoder=None):
+    from model.pipeline import DanceModel  # noqa: PLC0415
+
+    if tiny_random:
+        return DanceModel.tiny_random(seed=0, text_encoder=text_encoder)
+    return DanceModel.load(path, text_encoder=text_encoder)
+
+
+def run(args: argparse.Namespace, dm=None, measure: MeasureFn | None = None, embed=None, text_encoder=None,
+        variant_models: Mapping[str, object] | None = None) -> dict:
+    """The whole evaluation; returns the results dict and writes the report. Objects passed in
+    (model, attribute measure, text embedder) replace the defaults (tests use small ones)."""
+    t0 = time.perf_counter()
+    cfg = EvalConfig(steps=args.steps, music_guidance=args.music_guidance, text_guidance=args.text_guidance,
+                     batch=args.batch, seed=args.seed, margin=args.margin, tolerance=args.tolerance,
+                     progress=not args.quiet)
+    log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
+
+    # ---- data
+    if args.synthetic:
+        n_train = max(4, args.synthetic)
+        train_chains = synthetic_chains(n_train, seed=args.seed + 1)
+        test_chains = synthetic_chains(args.synthetic, seed=args.seed + 2)
+        measure = measure or toy_measure
+        data_desc = f"synthetic chains ({n_train} train, {args.synthetic} test)"
+    else:
+        train_chains = load_corpus_chains(args.corpus, args.train_split, limit=args.train_limit)
+        test_chains = load_corpus_chains(args.corpus, args.split, limit=None)
+        data_desc = f"corpus {args.corpus} (train split '{args.train_split}', eval split '{args.split}')"
+    if measure is None:
+        from training.corpus.attributes import measure as corpus_measure  # noqa: PLC0415
+        measure = corpus_measure
+    train = windows_from_chains(train_chains, per_chain=args.per_chain)
+    test = windows_from_chains(test_chains, per_chain=args.per_chain)
+    if args.limit:
+        test = test[: args.limit]
+    if args.train_limit:
+        train = train[: max(args.train_limit, 2)]
+    if len(test) < 2 or len(train) < 2:
+        raise SystemExit(f"need at least 2 train and 2 test windows, got {len(train)} and {len(test)}")
+    edit_test = [w for w in test if len(w.edits) >= 3]
+    log(f"eval: {len(train)} train windows, {len(test)} test windows ({len(edit_test)} with 3 edits)")
+
+    # ---- references
+    test_gt_j = joints_of([w.gt[0] for w in test])
+    train_gt_j = joints_of([w.gt[0] for w in train])
+    ref = reference_of(test_gt_j)
+    beats = [w.beats for w in test]
+    gt_vs_gt = quality(train_gt_j, [w.beats for w in train], ref)
+    spread_rows = [measure(j, w.beats, fps=FPS) for j, w in zip(train_gt_j, train)]
+    for w in train:
+        if len(w.gt) > 1:
+            spread_rows.append(measure(joints_of(w.gt[1:2])[0], w.beats, fps=FPS))
+    spread = M.attribute_spread(spread_rows)
+
+    # ---- model and baselines (Table 2)
+    if dm is None:
+        dm = load_model(args.checkpoint, args.tiny_random, text_encoder)
+    results: dict = {"meta": {
+        "command": " ".join(["liveedit eval"] + list(getattr(args, "argv", []) or [])),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.machine()} {platform.processor() or ''} ({_cpu_count()} CPUs)".strip(),
+        "model": getattr(dm, "name", "model"), "model_meta": _plain(getattr(dm, "meta", {})),
+        "data": data_desc, "train_windows": len(train), "test_windows": len(test),
+        "edit_windows": len(edit_test), "steps": cfg.steps, "music_guidance": cfg.music_guidance,
+        "text_guidance": cfg.text_guidance, "margin": cfg.margin, "tolerance": cfg.tolerance, "seed": cfg.seed,
+        "spread": spread,
+    }}
+    table2 = [{"method": "Ground truth", **quality(test_gt_j, beats, ref)}]
+    table2[0].update({k: gt_vs_gt[k] for k in ("fid_k", "fid_g")})  # GT's FID is vs the training split
+    initial = generate_initial(dm, test, cfg.steps, cfg.music_guidance, cfg.seed, cfg.batch, cfg.progress)
+    table2.append({"method": "Ours (initial prediction)", **quality(joints_of(initial), beats, ref)})
+    table2.append({"method": "Nearest neighbour (music retrieval)",
+                   **quality(joints_of(nearest_neighbour(train, test)), beats, ref)})
+    agnostic = generate_initial(dm, test, cfg.steps, 0.0, cfg.seed, cfg.batch, cfg.progress, desc="no music")
+    table2.append({"method": "Music-agnostic (null music condition)", **quality(joints_of(agnostic), beats, ref)})
+    rnd = np.random.default_rng(cfg.seed).integers(0, len(train), size=len(test))
+    table2.append({"method": "Random training dance",
+                   **quality(joints_of(np.stack([train[i].gt[0] for i in rnd])), beats, ref)})
+    results["table2"] = table2
+    results["gt_vs_gt"] = gt_vs_gt
+
+    # ---- alignment model
+    scorer = None
+    if embed is None and edit_test and not args.no_alignment:
+        from training.alignment import default_text_embedder  # noqa: PLC0415
+        embed = default_text_embedder()
+    if embed is not None and edit_test and not args.no_alignment:
+        scorer, trained = get_alignment(Path(args.alignment), train, test, embed, args.train_alignment,
+                                        args.alignment_seconds, cfg.progress)
+        if scorer is not None:
+            from training.alignment import build_pairs  # noqa: PLC0415
+            te = gt_edit_pairs(edit_test)
+            r = scorer.retrieval(build_pairs(te, embed)) if len(te) >= 4 else {"r1": float("nan"), "r3": float("nan"), "n": 0}
+            results["alignment"] = {"path": str(args.alignment), "trained_now": trained,
+                                    "train_metrics": _plain(scorer.metrics), "gt_r1": r["r1"], "gt_r3": r["r3"],
+                                    "gt_pairs": r["n"]}
+
+    # ---- iterative editing (Table 3) and ablations (Table 4)
+    if edit_test and getattr(dm, "can_edit", True):
+        refs = [_stage_ref(edit_test, s, ref) for s in range(4)]
+        idx = [i for i, w in enumerate(test) if len(w.edits) >= 3]
+        rows = evaluate_model_editing(dm, edit_test, cfg, refs, spread, measure, scorer, embed,
+                                      initial=initial[idx])
+        results["table3"] = rows
+        results["table3_gt"] = ground_truth_editing(edit_test, refs, spread, measure, cfg, scorer, embed)
+        results["table4"] = _ablations(args, dm, edit_test, cfg, refs, spread, measure, scorer, embed,
+                                       variant_models, rows[1], text_encoder, log)
+    else:
+        log("eval: no window with 3 edits (or the model cannot edit): Tables 3 and 4 skipped")
+    results["goals"] = goals(results)
+    results["meta"]["seconds"] = round(time.perf_counter() - t0, 1)
+
+    from training.metrics.report import write_report  # noqa: PLC0415
+    write_report(results, Path(args.out), Path(args.img_dir), [(w.music, w.beats) for w in test[:1]],
+                 test_gt_j[:1], joints_of(initial[:1]))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(_plain(results), indent=1))
+    log(f"eval: wrote {args.out} in {results['meta']['seconds']} s")
+    return results
+
+
+VARIANTS = (("no_branch", "No editing branch (text into the generation branch)"),
+            ("concat", "Editing branch without CEM (concatenation)"),
+            ("cem", "Full model (editing branch with CEM)"))
+
+
+def _ablations(args, dm, windows, cfg, refs, spread, measure, scorer, embed, variant_models, full_row,
+               text_encoder, log) -> list[dict]:
+    """Iteration-1 metrics of each variant; 'not trained' when its checkpoint is missing."""
+    paths = {"no_branch": args.no_branch, "concat": args.no_cem, "cem": args.checkpoint}
+    rows = []
+    for key, label in VARIANTS:
+        model = (variant_models or {}).get(key)
+        if model is None and key == "cem":
+            rows.append({"variant": label, "status": "ok", **{k: v for k, v in full_row.items() if k != "stage"}})
+            continue
+        if model is None:
+            p = Path(paths[key]) if paths[key] else None
+            if p is None or not p.is_file():
+                rows.append({"variant": label, "status": "not trained", "checkpoint": str(p) if p else ""})
+                continue
+            model = load_model(p, text_encoder=text_encoder)
+        log(f"eval: ablation {key}")
+        r = evaluate_model_editing(model, windows, cfg, refs, spread, measure, scorer, embed, iterations=1)
+        rows.append({"variant": label, "status": "ok", **{k: v for k, v in r[1].items() if k != "stage"}})
+    return rows
+
+
+# ============================================================================ goals
+def goals(results: dict) -> list[dict]:
+    """The issue's goals for the default model, each with its value, target and pass/fail."""
+    t2 = {r["method"]: r for r in results.get("table2", [])}
+    gt, ours = t2.get("Ground truth", {}), t2.get("Ours (initial prediction)", {})
+    gg = results.get("gt_vs_gt", {})
+    out = []
+
+    def add(name: str, value: float, target: float, ok: bool | None, fmt: str = "{:.4f}") -> None:
+        finite = value is not None and np.isfinite(value) and target is not None and np.isfinite(target)
+        out.append({"goal": name, "value": value, "target": target,
+                    "pass": bool(ok) if finite else None, "fmt": fmt})
+
+    if ours:
+        add("BAS (music-beat avg) >= ground truth", ours["bas_music"], gt.get("bas_music"),
+            ours["bas_music"] >= gt.get("bas_music", np.nan))
+        add("PFC <= 1.2 x ground truth", ours["pfc"], 1.2 * gt.get("pfc", np.nan),
+            ours["pfc"] <= 1.2 * gt.get("pfc", np.nan))
+        add("FID_k <= 2 x GT-vs-GT FID_k", ours["fid_k"], 2 * gg.get("fid_k", np.nan),
+            ours["fid_k"] <= 2 * gg.get("fid_k", np.nan), "{:.2f}")
+    t3 = results.get("table3")
+    if t3:
+        edits = [r for r in t3[1:]]
+        n_held = sum(r.get("held_out_n", 0) for r in edits)
+        if n_held:
+            succ = sum(r["held_out_success"] * r["held_out_n"] for r in edits if r.get("held_out_n")) / n_held
+            pres = sum(r["held_out_preservation"] * r["held_out_n"] for r in edits if r.get("held_out_n")) / n_held
+            src = "held-out phrasings"
+        else:
+            succ = float(np.mean([r["edit_success"] for r in edits]))
+            pres = float(np.mean([r["preservation"] for r in edits]))
+            src = "all phrasings (no held-out flag in the data)"
+        add(f"edit success >= 80% ({src}, iterations 1-3)", succ, 0.8, succ >= 0.8, "{:.1%}")
+        add(f"preservation >= 90% ({src}, iterations 1-3)", pres, 0.9, pres >= 0.9, "{:.1%}")
+        init, it3 = t3[0], t3[-1]
+        for key in ("fid_k", "fid_g"):
+            add(f"iteration-3 {key.replace('fid', 'FID')} within 10% of initial", it3[key], 1.1 * init[key],
+                it3[key] <= 1.1 * init[key], "{:.2f}")
+    return out
+
+
+# ============================================================================ helpers / CLI
+def _cpu_count() -> int:
+    import os  # noqa: PLC0415
+
+    return os.cpu_count() or 1
+
+
+def _plain(x):
+    """JSON-friendly copy (numpy scalars and arrays to Python)."""
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    return x
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", default=None, help="DanceModel checkpoint (default: the shipped model)")
+    p.add_argument("--tiny-random", action="store_true", help="use a tiny random model (smoke test of the harness)")
+    p.add_argument("--no-branch", default=str(CHECKPOINTS / "ablation_no_branch.pt"),
+                   help="Table 4: checkpoint of the variant without editing branch")
+    p.add_argument("--no-cem", default=str(CHECKPOINTS / "ablation_concat.pt"),
+                   help="Table 4: checkpoint of the editing branch without CEM")
+    p.add_argument("--corpus", default=str(REPO / "data" / "corpus"), help="corpus directory (manifest + arrays)")
+    p.add_argument("--split", default="test", help="held-out split to evaluate")
+    p.add_argument("--train-split", default="train", help="split for baselines and the GT-vs-GT reference")
+    p.add_argument("--synthetic", type=int, default=0, metavar="N",
+                   help="evaluate on N synthetic chains instead of a corpus (smoke runs)")
+    p.add_argument("--limit", type=int, default=0, help="evaluate at most N held-out windows (quick run)")
+    p.add_argument("--train-limit", type=int, default=400, help="at most N training windows/chains for baselines")
+    p.add_argument("--per-chain", type=int, default=None, help="at most N 5 s windows per chain")
+    p.add_argument("--steps", type=int, default=10, help="DDIM steps")
+    p.add_argument("--music-guidance", type=float, default=2.0)
+    p.add_argument("--text-guidance", type=float, default=2.0)
+    p.add_argument("--batch", type=int, default=16, help="windows per model call")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--margin", type=float, default=DEFAULT_MARGIN, help="edit success margin, x attribute spread")
+    p.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE, help="preservation tolerance, x spread")
+    p.add_argument("--alignment", default=str(CHECKPOINTS / "alignment.pt"), help="alignment model checkpoint")
+    p.add_argument("--train-alignment", action="store_true", help="retrain the alignment model even if it exists")
+    p.add_argument("--alignment-seconds", type=float, default=240.0, help="time budget to train the alignment model")
+    p.add_argument("--no-alignment", action="store_true", help="skip the alignment score")
+    p.add_argument("--out", default=str(REPO / "docs" / "RESULTS.md"))
+    p.add_argument("--img-dir", default=str(REPO / "docs" / "img"))
+    p.add_argument("--json", default=None, help="also write the raw results as JSON here")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Evaluation tables (docs/RESULTS.md) for a DanceModel checkpoint")
+    add_arguments(p)
+    args = p.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    run(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
