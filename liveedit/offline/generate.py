@@ -150,33 +150,29 @@ def load_model(checkpoint: str | None) -> tuple[Any, str]:
     checkpoint None: the shipped default, or, if none ships, the tiny random model with a loud
     notice. "random": the tiny random model on purpose. Anything else: that checkpoint file.
     """
-    try:
-        from model.pipeline import DanceModel  # noqa: PLC0415 (torch import: only when needed)
+    try:  # torch and the network: imported only when a command needs the model
+        from model.pipeline import DEFAULT_CHECKPOINT, CheckpointError, DanceModel  # noqa: PLC0415
     except ImportError as exc:
         raise OfflineError(f"the dance model cannot be imported ({exc})") from exc
 
     if checkpoint == RANDOM_CHECKPOINT:
         return DanceModel.tiny_random(seed=0), "tiny-random(seed=0)"
-    if checkpoint is not None:
-        if not Path(checkpoint).exists():
-            raise OfflineError(f"{checkpoint}: no such checkpoint file")
-        try:
-            model = DanceModel.load(checkpoint)
-        except (OSError, ValueError, KeyError, RuntimeError) as exc:
-            raise OfflineError(f"{checkpoint}: cannot load checkpoint ({exc})") from exc
-        return model, f"{Path(checkpoint).name} sha256:{file_sha256(checkpoint)[:16]}"
+    path = Path(checkpoint) if checkpoint is not None else Path(DEFAULT_CHECKPOINT)
+    if checkpoint is not None and not path.is_file():
+        raise OfflineError(f"{checkpoint}: no such checkpoint file")
     try:
-        model = DanceModel.load()
+        model = DanceModel.load(checkpoint)
     except FileNotFoundError:
+        if checkpoint is not None:
+            raise OfflineError(f"{checkpoint}: no such checkpoint file") from None
         bar = "!" * 78
-        print(f"{bar}\n! NOTICE: no trained checkpoint ships with this installation; using a tiny\n"
-              f"! RANDOMLY INITIALISED model. The dance will not be meaningful. Train one with\n"
-              f"! `liveedit train` or pass --checkpoint FILE.\n{bar}", file=sys.stderr)
+        print(f"{bar}\n! NOTICE: no trained checkpoint ships with this installation ({path});\n"
+              f"! using a tiny RANDOMLY INITIALISED model: the dance will not be meaningful.\n"
+              f"! Train one with `python training/train.py`, or pass --checkpoint FILE.\n{bar}", file=sys.stderr)
         return DanceModel.tiny_random(seed=0), "tiny-random(seed=0) (no checkpoint shipped)"
-    path = getattr(model, "path", None) or getattr(model, "checkpoint_path", None)
-    if path and Path(path).exists():
-        return model, f"{Path(path).name} sha256:{file_sha256(path)[:16]}"
-    return model, "default"
+    except (CheckpointError, OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise OfflineError(f"{path}: cannot load checkpoint ({exc})") from exc
+    return model, f"{path.name} sha256:{file_sha256(path)[:16]}"
 
 
 def generate_motion(model: Any, music: np.ndarray, beat_times: np.ndarray, *, steps: int = 10,

@@ -1,0 +1,119 @@
+"""Generation over a whole song by continuation: length, seams, beats sources, the CLI."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from liveedit.cli import main
+from liveedit.offline import dancefile, rolling
+from liveedit.offline.generate import generate_motion, load_song
+from liveedit.offline.testing import FakeDanceModel, write_test_midi, write_test_song
+from model.motion import joints_from_motion
+from model.music import num_frames
+
+
+def music_for(T: int) -> tuple[np.ndarray, np.ndarray]:
+    music = np.zeros((T, 35), np.float32)
+    music[::15, -1] = 1.0  # a beat every 0.5 s
+    return music, np.arange(0, T / 30, 0.5)
+
+
+def frame_jumps(motion: np.ndarray) -> np.ndarray:
+    """(T-1,) largest joint displacement between consecutive frames, metres."""
+    j = joints_from_motion(motion).numpy()
+    return np.linalg.norm(np.diff(j, axis=0), axis=-1).max(axis=1)
+
+
+def seam_frames(T: int) -> list[int]:
+    """Frame indices where a window's committed frames start (other than the first window)."""
+    return [s.cursor for s in rolling.plan(0, T, max(T, 150))][1:]
+
+
+def test_plan_covers_every_frame_once_with_known_prefixes():
+    steps = rolling.plan(0, 437, 437)
+    assert steps[0] == rolling.Step(0, 0, 150)
+    covered = np.zeros(437, int)
+    for s in steps:
+        covered[s.cursor:s.end] += 1
+        assert s.end - s.start == 150
+        assert s.known == 0 if s is steps[0] else s.known >= 120
+    assert (covered == 1).all()
+    # The edit case: starting mid-song keeps the frames before as known context.
+    first = rolling.plan(200, 300, 437)[0]
+    assert (first.start, first.cursor) == (80, 200)
+
+
+@pytest.mark.parametrize("T", [61, 150, 437])
+def test_length_and_no_seams(T):
+    music, beats = music_for(T)
+    model = FakeDanceModel()
+    motion = generate_motion(model, music, beats, steps=3, seed=1, progress=False)
+    assert motion.shape == (T, 151)
+    calls = model.calls
+    assert calls[0]["known"] is None and all(c["known"] >= 120 for c in calls[1:])
+    jumps = frame_jumps(motion)
+    seams = seam_frames(T)
+    assert len(seams) == len(calls) - 1
+    normal = np.percentile(jumps, 99)
+    for s in seams:
+        assert jumps[s - 1] <= 1.5 * normal, (s, jumps[s - 1], normal)
+
+
+def test_seam_check_catches_a_model_that_ignores_known_frames():
+    """The seam test above can fail: without known frames each window starts somewhere else."""
+    class Forgetful(FakeDanceModel):
+        def generate(self, music, known=None, known_mask=None, **kw):
+            return super().generate(music, None, None, **kw)
+
+    music, beats = music_for(300)
+    motion = generate_motion(Forgetful(), music, beats, steps=3, seed=1, progress=False)
+    jumps = frame_jumps(motion)
+    normal = np.median(jumps)
+    assert max(jumps[s - 1] for s in seam_frames(300)) > 5 * normal
+
+
+def test_same_seed_same_dance():
+    music, beats = music_for(200)
+    a = generate_motion(FakeDanceModel(), music, beats, seed=4, progress=False)
+    b = generate_motion(FakeDanceModel(), music, beats, seed=4, progress=False)
+    c = generate_motion(FakeDanceModel(), music, beats, seed=5, progress=False)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_beat_sources(tmp_path):
+    beats = write_test_song(tmp_path / "side.wav", seconds=3.0)
+    song = load_song(tmp_path / "side.wav")
+    assert song.beat_source == "sidecar"
+    np.testing.assert_allclose(song.beat_times, beats)
+    write_test_song(tmp_path / "plain.wav", seconds=3.0, sidecar=False)
+    assert load_song(tmp_path / "plain.wav").beat_source == "tracker"
+    write_test_midi(tmp_path / "song.mid", seconds=3.0, bpm=120)
+    midi = load_song(tmp_path / "song.mid")
+    assert midi.beat_source == "midi"
+    np.testing.assert_allclose(midi.beat_times[:6], np.arange(6) * 0.5)
+    assert midi.duration >= 3.0 and np.abs(midi.audio).max() > 0.1
+
+
+def test_cli_generate_with_the_tiny_model(tmp_path, capsys):
+    write_test_song(tmp_path / "song.wav", seconds=6.0)
+    out = tmp_path / "dance.npz"
+    rc = main(["generate", str(tmp_path / "song.wav"), "-o", str(out), "--checkpoint", "random",
+               "--steps", "2", "--seed", "7", "-q"])
+    assert rc == 0
+    d = dancefile.load(out)
+    assert d.num_frames == num_frames(int(6.0 * 15360))
+    assert d.meta["seed"] == 7 and d.meta["steps"] == 2 and d.meta["beat_source"] == "sidecar"
+    assert d.meta["checkpoint"].startswith("tiny-random")
+    assert len(d.meta["song_sha256"]) == 64
+    assert np.isfinite(d.current).all()
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_cli_generate_from_midi(tmp_path):
+    write_test_midi(tmp_path / "song.mid", seconds=3.0)
+    out = tmp_path / "dance.npz"
+    assert main(["generate", str(tmp_path / "song.mid"), "-o", str(out), "--checkpoint", "random",
+                 "--steps", "1", "-q"]) == 0
+    d = dancefile.load(out)
+    assert d.meta["beat_source"] == "midi" and d.duration >= 3.0
