@@ -97,17 +97,21 @@ def windows_from_chains(chains: Iterable[EvalChain], window: int = WINDOW, per_c
     return out
 
 
-def load_corpus_chains(corpus: str | Path, split: str, limit: int | None = None) -> list[EvalChain]:
-    """Chains of one split from the procedural corpus (or a user's manifest in the same layout)."""
+def load_corpus_windows(corpus: str | Path, split: str, max_windows: int | None = None,
+                        per_chain: int | None = None) -> tuple[list[Window], int]:
+    """5 s windows of one split of the procedural corpus (or a user's manifest in the same layout),
+    reading chains only until `max_windows` are cut. Returns (windows, chains read)."""
     from training.corpus.dataset import CorpusDataset  # noqa: PLC0415  (owned by the corpus package)
 
     ds = CorpusDataset(corpus, split=split)
-    chains: list[EvalChain] = []
+    windows: list[Window] = []
+    n = 0
     for i in range(len(ds)):
-        if limit is not None and len(chains) >= limit:
+        if max_windows and len(windows) >= max_windows:
             break
-        chains.append(_chain_from_corpus(ds, i))
-    return chains
+        windows += windows_from_chains([_chain_from_corpus(ds, i)], per_chain=per_chain)
+        n += 1
+    return (windows[:max_windows] if max_windows else windows), n
 
 
 def _chain_from_corpus(ds, i: int) -> EvalChain:
@@ -430,23 +434,19 @@ def run(args: argparse.Namespace, dm=None, measure: MeasureFn | None = None, emb
     # ---- data
     if args.synthetic:
         n_train = max(4, args.synthetic)
-        train_chains = synthetic_chains(n_train, seed=args.seed + 1)
-        test_chains = synthetic_chains(args.synthetic, seed=args.seed + 2)
+        train = windows_from_chains(synthetic_chains(n_train, seed=args.seed + 1), per_chain=args.per_chain)
+        test = windows_from_chains(synthetic_chains(args.synthetic, seed=args.seed + 2), per_chain=args.per_chain)
+        test = test[: args.limit] if args.limit else test
         measure = measure or toy_measure
         data_desc = f"synthetic chains ({n_train} train, {args.synthetic} test)"
     else:
-        train_chains = load_corpus_chains(args.corpus, args.train_split, limit=args.train_limit)
-        test_chains = load_corpus_chains(args.corpus, args.split, limit=None)
-        data_desc = f"corpus {args.corpus} (train split '{args.train_split}', eval split '{args.split}')"
+        train, n_tr = load_corpus_windows(args.corpus, args.train_split, args.train_limit or None, args.per_chain)
+        test, n_te = load_corpus_windows(args.corpus, args.split, args.limit or None, args.per_chain)
+        data_desc = (f"corpus `{_short(args.corpus)}` (train split '{args.train_split}': {n_tr} chains, "
+                     f"eval split '{args.split}': {n_te} chains)")
     if measure is None:
         from training.corpus.attributes import measure as corpus_measure  # noqa: PLC0415
         measure = corpus_measure
-    train = windows_from_chains(train_chains, per_chain=args.per_chain)
-    test = windows_from_chains(test_chains, per_chain=args.per_chain)
-    if args.limit:
-        test = test[: args.limit]
-    if args.train_limit:
-        train = train[: max(args.train_limit, 2)]
     if len(test) < 2 or len(train) < 2:
         raise SystemExit(f"need at least 2 train and 2 test windows, got {len(train)} and {len(test)}")
     edit_test = [w for w in test if len(w.edits) >= 3]
@@ -550,7 +550,7 @@ def _ablations(args, dm, windows, cfg, refs, spread, measure, scorer, embed, var
         if model is None:
             p = Path(paths[key]) if paths[key] else None
             if p is None or not p.is_file():
-                rows.append({"variant": label, "status": "not trained", "checkpoint": str(p) if p else ""})
+                rows.append({"variant": label, "status": "not trained", "checkpoint": _short(p) if p else ""})
                 continue
             model = load_model(p, text_encoder=text_encoder)
         log(f"eval: ablation {key}")
@@ -601,6 +601,15 @@ def goals(results: dict) -> list[dict]:
 
 
 # ============================================================================ helpers / CLI
+def _short(path) -> str:
+    """A path relative to the repository when inside it (reports should not show home directories)."""
+    p = Path(path).resolve()
+    try:
+        return str(p.relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
 def _cpu_count() -> int:
     import os  # noqa: PLC0415
 
@@ -633,7 +642,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--synthetic", type=int, default=0, metavar="N",
                    help="evaluate on N synthetic chains instead of a corpus (smoke runs)")
     p.add_argument("--limit", type=int, default=0, help="evaluate at most N held-out windows (quick run)")
-    p.add_argument("--train-limit", type=int, default=400, help="at most N training windows/chains for baselines")
+    p.add_argument("--train-limit", type=int, default=400, help="at most N training windows (baselines, references)")
     p.add_argument("--per-chain", type=int, default=None, help="at most N 5 s windows per chain")
     p.add_argument("--steps", type=int, default=10, help="DDIM steps")
     p.add_argument("--music-guidance", type=float, default=2.0)
