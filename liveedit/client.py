@@ -15,17 +15,20 @@ asyncio.run(main())
 
 One background task reads the socket: frames go into a small queue that drops the oldest frame
 when the consumer falls behind (a slow consumer sees the latest pose, never a growing backlog), and
-replies resolve the requests in the order they were sent (the engine answers each connection's
-messages in order). With `reconnect=True` a dropped connection is re-opened with exponential
+replies resolve their requests by the `id` every request carries (the server echoes it). Frames come
+as JSON by default; `binary=True` subscribes to the compact little-endian layout (docs/protocol.md
+section 3.3), decoded here with `struct`, with the edit list taken from the `edits` messages. With `reconnect=True` a dropped connection is re-opened with exponential
 backoff and `frames()` carries on; requests in flight when it dropped fail with ConnectionError.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import random
+import struct
 from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
@@ -39,6 +42,12 @@ from liveedit.core.messages import ActiveEdit, PoseFrame
 log = logging.getLogger(__name__)
 
 DEFAULT_URL = "ws://127.0.0.1:8765/ws"
+PROTOCOL_VERSION = 1  # the wire protocol this client reads (docs/protocol.md)
+NUM_JOINTS = 24
+
+# Binary pose frame header: magic, version, flags, frame, t, bpm, beat, phase, root xyz (40 bytes).
+_BINARY_HEADER = struct.Struct("<4sHHI4f3f")
+_FLAG_JOINTS, _FLAG_CONTACTS = 1, 2
 
 
 class LiveEditError(RuntimeError):
@@ -49,31 +58,54 @@ class LiveEditError(RuntimeError):
         self.reply = reply
 
 
+def _edits(items: Any) -> tuple[ActiveEdit, ...]:
+    return tuple(
+        ActiveEdit(id=int(e["id"]), text=str(e["text"]),
+                   until_beat=None if e.get("until_beat") is None else float(e["until_beat"]))
+        for e in items or ()
+    )
+
+
 def parse_frame(msg: dict[str, Any]) -> PoseFrame:
     """A `PoseFrame` from one JSON frame message; raises ValueError on a malformed message."""
     try:
-        rotations = np.asarray(msg["rotations"], dtype=np.float32)  # (24, 4) xyzw
-        root = np.asarray(msg["root"], dtype=np.float32)            # (3,)
+        rotations = np.asarray(msg["rot"], dtype=np.float32).reshape(NUM_JOINTS, 4)  # (24, 4) xyzw
+        root = np.asarray(msg["root"], dtype=np.float32).reshape(3)                 # (3,)
         joints = msg.get("joints")
         contacts = msg.get("contacts")
-        edits = tuple(
-            ActiveEdit(id=int(e["id"]), text=str(e["text"]),
-                       until_beat=None if e.get("until_beat") is None else float(e["until_beat"]))
-            for e in msg.get("edits") or ()
-        )
-        frame = PoseFrame(
-            time=float(msg["time"]), frame=int(msg["frame"]), bpm=float(msg.get("bpm") or 0.0),
-            beat_phase=float(msg.get("beat_phase") or 0.0), beat=float(msg.get("beat") or 0.0),
+        return PoseFrame(
+            time=float(msg["t"]), frame=int(msg["frame"]), bpm=float(msg.get("bpm") or 0.0),
+            beat_phase=float(msg.get("phase") or 0.0), beat=float(msg.get("beat") or 0.0),
             root=root, rotations=rotations,
-            joints=None if joints is None else np.asarray(joints, dtype=np.float32),  # (24, 3)
-            edits=edits,
-            contacts=None if contacts is None else np.asarray(contacts, dtype=np.float32),
+            joints=None if joints is None else np.asarray(joints, dtype=np.float32).reshape(NUM_JOINTS, 3),
+            edits=_edits(msg.get("edits")),
+            contacts=None if contacts is None else np.asarray(contacts, dtype=np.float32).reshape(4),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"malformed frame message: {exc!r}") from exc
-    if rotations.ndim != 2 or rotations.shape[1] != 4 or root.shape != (3,):
-        raise ValueError(f"malformed frame message: rotations {rotations.shape}, root {root.shape}")
-    return frame
+
+
+def parse_binary_frame(data: bytes, edits: tuple[ActiveEdit, ...] = ()) -> PoseFrame:
+    """A `PoseFrame` from one binary pose frame (docs/protocol.md section 3.3); ValueError if malformed."""
+    if len(data) < _BINARY_HEADER.size + NUM_JOINTS * 16:
+        raise ValueError(f"binary frame too short: {len(data)} bytes")
+    magic, version, flags, frame, t, bpm, beat, phase, rx, ry, rz = _BINARY_HEADER.unpack_from(data, 0)
+    if magic != b"LEPF" or version != PROTOCOL_VERSION:
+        raise ValueError(f"not a version {PROTOCOL_VERSION} binary pose frame (magic {magic!r}, version {version})")
+    floats = np.frombuffer(data, dtype="<f4", offset=_BINARY_HEADER.size)
+    n_joints = NUM_JOINTS * 3 if flags & _FLAG_JOINTS else 0
+    n_contacts = 4 if flags & _FLAG_CONTACTS else 0
+    if floats.size != NUM_JOINTS * 4 + n_joints + n_contacts:
+        raise ValueError(f"binary frame has {floats.size} floats after the header; flags {flags} disagree")
+    rot_end = NUM_JOINTS * 4
+    return PoseFrame(
+        time=t, frame=frame, bpm=bpm, beat_phase=phase, beat=beat,
+        root=np.array([rx, ry, rz], dtype=np.float32),
+        rotations=floats[:rot_end].reshape(NUM_JOINTS, 4).copy(),
+        joints=floats[rot_end:rot_end + n_joints].reshape(NUM_JOINTS, 3).copy() if n_joints else None,
+        edits=edits,
+        contacts=floats[rot_end + n_joints:].copy() if n_contacts else None,
+    )
 
 
 class LiveEditClient:
@@ -84,14 +116,21 @@ class LiveEditClient:
     reply_timeout: seconds to wait for the reply to a request.
     queue_size:   frames kept for a slow consumer of `frames()`; older ones are dropped.
     check:        raise LiveEditError when a reply has ok=false (default: return the reply).
+    binary:       receive the compact binary frames instead of JSON (less CPU and bandwidth).
+    joints:       also receive the 24 global joint positions (`frame.joints`), when the engine has them.
+    token:        the server's shared token (`liveedit serve --token`), needed for control messages.
     """
 
     def __init__(self, url: str = DEFAULT_URL, *, reconnect: bool = False, min_delay: float = 0.25,
                  max_delay: float = 5.0, reply_timeout: float = 10.0, queue_size: int = 8,
-                 check: bool = False) -> None:
+                 check: bool = False, binary: bool = False, joints: bool = True,
+                 token: str | None = None) -> None:
         if queue_size < 1:
             raise ValueError("queue_size must be at least 1")
         self.url = url
+        self.binary = binary
+        self.joints = joints
+        self.token = token
         self.reconnect = reconnect
         self.min_delay = min_delay
         self.max_delay = max_delay
@@ -102,7 +141,9 @@ class LiveEditClient:
         self.connections = 0                       # how many times a connection was opened
         self._frames: deque[PoseFrame] = deque(maxlen=queue_size)
         self._frame_event = asyncio.Event()
-        self._pending: deque[asyncio.Future[dict[str, Any]]] = deque()
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}  # request id -> its reply
+        self._ids = itertools.count(1)
+        self._edits: tuple[ActiveEdit, ...] = ()  # latest edit list (binary frames do not carry it)
         self._ws: ClientConnection | None = None
         self._connected = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
@@ -144,10 +185,21 @@ class LiveEditClient:
         except BaseException:
             await ws.close()
             raise
-        if first.get("type") == "hello":
-            self.hello = first
-        else:  # a server without hello: treat the first message like any other
-            self._dispatch(first)
+        if first.get("type") != "hello":
+            await ws.close()
+            raise ConnectionError(f"{self.url} did not start with a hello message: {str(first)[:80]}")
+        if first.get("protocol") != PROTOCOL_VERSION:
+            await ws.close()
+            raise ConnectionError(f"{self.url} speaks protocol {first.get('protocol')}; "
+                                  f"this client reads version {PROTOCOL_VERSION}")
+        self.hello = first
+        # Settings that belong to the connection are sent again on every (re)connect; their
+        # replies carry ids no request waits for, and are only logged.
+        if self.token is not None:
+            await ws.send(json.dumps({"type": "auth", "token": self.token, "id": "auth"}))
+        if self.binary or not self.joints:
+            await ws.send(json.dumps({"type": "subscribe", "format": "binary" if self.binary else "json",
+                                      "joints": self.joints, "id": "subscribe"}))
         self._ws = ws
         self.connections += 1
         self._connected.set()
@@ -160,10 +212,11 @@ class LiveEditClient:
                 if ws is None:
                     raise ConnectionError("not connected")
                 async for raw in ws:
-                    if isinstance(raw, bytes):
-                        continue  # binary frames are only sent on request; this client uses JSON
                     try:
-                        self._dispatch(json.loads(raw))
+                        if isinstance(raw, bytes):
+                            self._push(parse_binary_frame(raw, self._edits))
+                        else:
+                            self._dispatch(json.loads(raw))
                     except ValueError as exc:
                         log.warning("ignoring a bad message from %s: %s", self.url, exc)
                 raise ConnectionError(f"connection to {self.url} closed")
@@ -187,27 +240,34 @@ class LiveEditClient:
                     log.info("reconnect to %s failed (%s); retrying", self.url, exc)
                     delay = min(self.max_delay, delay * 2)
 
+    def _push(self, frame: PoseFrame) -> None:
+        if len(self._frames) == self._frames.maxlen:
+            self.frames_dropped += 1  # deque(maxlen) drops the oldest on append
+        self._frames.append(frame)
+        self._frame_event.set()
+
     def _dispatch(self, msg: dict[str, Any]) -> None:
         kind = msg.get("type")
         if kind == "frame":
-            if len(self._frames) == self._frames.maxlen:
-                self.frames_dropped += 1
-            self._frames.append(parse_frame(msg))
-            self._frame_event.set()
-        elif kind in ("reply", "error"):
-            while self._pending:
-                fut = self._pending.popleft()
-                if not fut.done():  # skip requests whose caller gave up waiting
-                    fut.set_result(msg)
-                    break
-            else:
-                log.info("reply with no request waiting: %s", msg)
+            self._push(parse_frame(msg))
+        elif kind == "edits":
+            self._edits = _edits(msg.get("edits"))
+        elif kind == "reply":
+            fut = self._pending.pop(msg.get("id"), None) if isinstance(msg.get("id"), int) else None
+            if fut is None and msg.get("id") is None and self._pending:
+                # A reply without id answers a message the server could not read (or dropped by its
+                # rate limit); the server answers in order, so it belongs to the oldest request.
+                fut = self._pending.pop(next(iter(self._pending)))
+            if fut is not None and not fut.done():
+                fut.set_result(msg)
+            elif not msg.get("ok", True):
+                log.warning("%s: %s", self.url, msg.get("message"))
         elif kind == "hello":
             self.hello = msg
 
     def _fail_pending(self, exc: BaseException) -> None:
-        while self._pending:
-            fut = self._pending.popleft()
+        pending, self._pending = self._pending, {}
+        for fut in pending.values():
             if not fut.done():
                 fut.set_exception(exc)
 
@@ -238,19 +298,26 @@ class LiveEditClient:
 
     # ------------------------------------------------------------------ requests
     async def request(self, msg: dict[str, Any]) -> dict[str, Any]:
-        """Send one control message and return the engine's reply (a dict with ok and message)."""
+        """Send one control message and return the server's reply.
+
+        The reply is a dict: `{"type": "reply", "request": "edit", "id": 7, "ok": True,
+        "message": "...", "data": {...}}` (docs/protocol.md section 3.1).
+        """
         if self._ws is None:
             if not self.reconnect or self._closed:
                 raise ConnectionError(f"not connected to {self.url}")
             await asyncio.wait_for(self._connected.wait(), self.reply_timeout)
         assert self._ws is not None
+        req_id = next(self._ids)
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._pending.append(fut)
+        self._pending[req_id] = fut
         try:
-            await self._ws.send(json.dumps(msg))
+            await self._ws.send(json.dumps({**msg, "id": req_id}))
             reply = await asyncio.wait_for(fut, self.reply_timeout)
         except websockets.ConnectionClosed as exc:
             raise ConnectionError(f"connection to {self.url} lost: {exc}") from exc
+        finally:
+            self._pending.pop(req_id, None)
         if self.check and not reply.get("ok", False):
             raise LiveEditError(reply)
         return reply
@@ -278,12 +345,12 @@ class LiveEditClient:
 
     async def tempo(self, bpm: float) -> dict[str, Any]:
         """Set the tempo in beats per minute (when no live audio or MIDI clock drives it)."""
-        return await self.request({"type": "tempo", "value": float(bpm)})
+        return await self.request({"type": "tempo", "bpm": float(bpm)})
 
     async def tap(self) -> dict[str, Any]:
         """One tap of tap-tempo."""
         return await self.request({"type": "tap"})
 
     async def status(self) -> dict[str, Any]:
-        """The engine's state: tempo, strength, edit stack, clients (see docs/protocol.md)."""
+        """The engine's state in the reply's `data`: tempo, beat, strength, edit stack, clients."""
         return await self.request({"type": "status"})

@@ -1,5 +1,5 @@
 // liveedit browser viewer: a 3D skeleton dancing to the engine's pose stream, and the controls to
-// edit the dance in words. Wire format: docs/protocol.md.
+// edit the dance in words. Wire format: docs/protocol.md (JSON frames: the default subscription).
 import * as THREE from "./vendor/three.module.js";
 import { OrbitControls } from "./vendor/OrbitControls.js";
 import { DEFAULT_SKELETON, STANDING_PELVIS_HEIGHT, framePositions, jointSide } from "./skeleton.js";
@@ -8,6 +8,7 @@ import { Connection, defaultUrl } from "./connection.js";
 const $ = (id) => document.getElementById(id);
 const COLORS = { left: 0xff7a59, right: 0x3ec5ff, center: 0xe6e8f2, accent: 0xffb454 };
 const STALE_MS = 2000; // connected but no frame for this long: say so
+const PROTOCOL_VERSION = 1; // docs/protocol.md
 
 // ---------------------------------------------------------------- state (also read by the tests)
 const state = {
@@ -174,7 +175,7 @@ function poseFigure(positions) {
 
 // Rest pose until the first frame arrives.
 poseFigure(framePositions(state.skeleton, {
-  rotations: state.skeleton.names.map(() => [0, 0, 0, 1]), root: [0, STANDING_PELVIS_HEIGHT, 0],
+  rot: state.skeleton.names.flatMap(() => [0, 0, 0, 1]), root: [0, STANDING_PELVIS_HEIGHT, 0],
 }));
 
 function resize() {
@@ -243,7 +244,7 @@ function renderEdits(frame) {
 function renderTempo(frame) {
   const bpm = Number(frame.bpm);
   el.bpm.textContent = bpm > 0 ? bpm.toFixed(1) : "–";
-  const phase = Math.min(Math.max(Number(frame.beat_phase) || 0, 0), 1);
+  const phase = Math.min(Math.max(Number(frame.phase) || 0, 0), 1);
   const flash = Math.exp(-5 * phase);  // 1 on the beat, fading over it
   el.pulse.style.opacity = (0.2 + 0.8 * flash).toFixed(3);
   el.pulse.style.transform = `scale(${(0.7 + 0.3 * flash).toFixed(3)})`;
@@ -256,15 +257,17 @@ function renderTempo(frame) {
 // ---------------------------------------------------------------- stream handling
 function onHello(msg) {
   state.hello = msg;
-  const names = msg.joint_names || msg.names;
+  if (msg.protocol !== PROTOCOL_VERSION) {
+    showReply({ ok: false, message: `the server speaks protocol ${msg.protocol}; this page reads ${PROTOCOL_VERSION}` });
+  }
+  const names = msg.joint_names;
   const parents = msg.parents;
-  const offsets = msg.rest_offsets || msg.offsets;
+  const offsets = msg.rest_offsets;
   if (Array.isArray(names) && Array.isArray(parents) && Array.isArray(offsets)
       && names.length === parents.length && parents.length === offsets.length) {
     state.skeleton = { names, parents, offsets };
     buildFigure(state.skeleton);
   }
-  if (msg.strength != null) setStrengthUi(msg.strength);
 }
 
 function onFrame(msg) {
@@ -280,8 +283,11 @@ function onMessage(msg) {
   switch (msg.type) {
     case "hello": onHello(msg); break;
     case "frame": onFrame(msg); break;
-    case "reply": showReply(msg); if (msg.strength != null) setStrengthUi(msg.strength); break;
-    case "error": showReply({ ok: false, message: msg.message }); break;
+    case "reply":
+      showReply(msg);
+      // status and strength replies carry the engine's current strength: keep the slider in step
+      if (msg.ok && msg.data && typeof msg.data.strength === "number") setStrengthUi(msg.data.strength);
+      break;
     default: break;  // newer servers may send more message types
   }
 }
@@ -349,7 +355,7 @@ function tick() {
     renderTempo(frame);
     renderEdits(frame);
     el.frame.textContent = String(frame.frame ?? "–");
-    el.time.textContent = frame.time != null ? `${Number(frame.time).toFixed(1)} s` : "–";
+    el.time.textContent = frame.t != null ? `${Number(frame.t).toFixed(1)} s` : "–";
     // Keep the dancer in view: the camera target and the ring follow the pelvis over the floor.
     const root = positions ? positions[0] : [0, 0, 0];
     follow.lerp(tmpA.set(root[0], 0, root[2]), 0.08);

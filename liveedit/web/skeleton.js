@@ -59,6 +59,13 @@ function qrot(q, v) {
   ];
 }
 
+/** Split a flat number array into rows of `width` ([x0, y0, z0, x1, ...] -> [[x0, y0, z0], ...]). */
+export function rows(flat, width) {
+  const out = [];
+  for (let i = 0; i + width <= flat.length; i += width) out.push(flat.slice(i, i + width));
+  return out;
+}
+
 /**
  * Global joint positions from local rotations (forward kinematics).
  * rotations: 24 x [x, y, z, w] parent-relative (joint 0 = global orientation); root: [x, y, z].
@@ -83,12 +90,15 @@ export function forwardKinematics(skeleton, rotations, root) {
   return pos;
 }
 
-/** Joint positions of a frame message: its global positions when sent, else FK of its rotations. */
+/**
+ * Joint positions (n x [x, y, z]) of a frame message: its global positions when it carries them
+ * (`joints`, 3n floats), else forward kinematics of its local rotations (`rot`, 4n floats, xyzw).
+ */
 export function framePositions(skeleton, frame) {
   const n = skeleton.parents.length;
-  if (Array.isArray(frame.joints) && frame.joints.length === n) return frame.joints;
-  if (Array.isArray(frame.rotations) && frame.rotations.length === n) {
-    return forwardKinematics(skeleton, frame.rotations, frame.root || [0, STANDING_PELVIS_HEIGHT, 0]);
+  if (Array.isArray(frame.joints) && frame.joints.length === 3 * n) return rows(frame.joints, 3);
+  if (Array.isArray(frame.rot) && frame.rot.length === 4 * n) {
+    return forwardKinematics(skeleton, rows(frame.rot, 4), frame.root || [0, STANDING_PELVIS_HEIGHT, 0]);
   }
   return null;
 }

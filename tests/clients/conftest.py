@@ -1,32 +1,25 @@
-"""A small stand-in engine for the client tests: the web viewer's files over HTTP and a synthetic
-pose stream over WebSocket at /ws, speaking the wire format of docs/protocol.md.
+"""A stand-in engine for the client tests: the real HTTP/WebSocket server (liveedit.io.ws, so the
+wire format is docs/protocol.md's) fed with a synthetic, beat-locked pose stream, and a simple edit
+stack answering commands.
 
-The real engine (`liveedit serve`) is used by the end-to-end browser test; this stand-in keeps the
-client library tests quick and lets them stop and restart the server to test reconnects.
+The end-to-end browser test also runs the real engine (`liveedit serve`); this stand-in keeps the
+other tests quick and lets them stop and restart the server to test reconnects.
 """
 from __future__ import annotations
 
 import asyncio
-import json
-import mimetypes
+import contextlib
 import socket
-from dataclasses import dataclass, field
-from http import HTTPStatus
-from pathlib import Path
 
 import numpy as np
 import pytest
-from websockets.asyncio.server import ServerConnection, serve
-from websockets.datastructures import Headers
-from websockets.http11 import Request, Response
 
+from liveedit.core.messages import ActiveEdit, Command, PoseFrame, Reply
+from liveedit.io.ws import WebSocketServer
 from model.rotations import np_axis_angle_to_matrix
 from model.skeleton import (
-    JOINT_NAMES, NUM_JOINTS, PARENTS, REST_OFFSETS, STANDING_PELVIS_HEIGHT, forward_kinematics_np,
+    NUM_JOINTS, STANDING_PELVIS_HEIGHT, forward_kinematics_np,
 )
-
-WEB_DIR = Path(__file__).resolve().parents[2] / "liveedit" / "web"
-
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -59,20 +52,22 @@ def synthetic_pose(t: float, bpm: float, arm_gain: float) -> tuple[np.ndarray, n
     return quats, root, joints
 
 
-@dataclass
 class FakeEngine:
-    """The stand-in engine. `commands` records every control message received, in order."""
+    """The real WebSocket server (liveedit.io.ws) in front of a stand-in engine that streams
+    `synthetic_pose` and keeps an edit stack. `commands` records every command received, in order."""
 
-    host: str = "127.0.0.1"
-    port: int = 0
-    fps: float = 30.0
-    bpm: float = 120.0
-    send_joints: bool = True
-    commands: list[dict] = field(default_factory=list)
-    edits: list[dict] = field(default_factory=list)
-    strength: float = 2.0
-    _server: object = None
-    _next_id: int = 1
+    def __init__(self, bpm: float = 120.0, send_joints: bool = True) -> None:
+        self.host, self.port = "127.0.0.1", 0
+        self.fps = 30.0
+        self.bpm = bpm
+        self.send_joints = send_joints
+        self.commands: list[Command] = []
+        self.edits: list[ActiveEdit] = []
+        self.strength = 2.0
+        self.beat = 0.0
+        self.server: WebSocketServer | None = None
+        self._pump: asyncio.Task | None = None
+        self._next_id = 1
 
     @property
     def url(self) -> str:
@@ -83,100 +78,64 @@ class FakeEngine:
         return f"http://{self.host}:{self.port}/"
 
     async def start(self) -> None:
-        if not self.port:
-            self.port = free_port()
-        self._server = await serve(self._handler, self.host, self.port, process_request=self._http)
+        """Start (or restart, on the same port) the server and the frame stream from frame 0."""
+        self.server = WebSocketServer(self, self.host, self.port or free_port())
+        await self.server.start()
+        self.port = self.server.address[1]
+        self._pump = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+            self._pump = None
+        if self.server is not None:
+            await self.server.stop()
+            self.server = None
 
-    def _http(self, connection: ServerConnection, request: Request) -> Response | None:
-        if request.path.split("?")[0] == "/ws":
-            return None  # WebSocket handshake
-        rel = request.path.split("?")[0].lstrip("/") or "index.html"
-        path = (WEB_DIR / rel).resolve()
-        if WEB_DIR not in path.parents or not path.is_file():
-            return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
-        ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        if path.suffix == ".js":
-            ctype = "text/javascript"
-        body = path.read_bytes()
-        headers = Headers([("Content-Type", ctype), ("Content-Length", str(len(body)))])
-        return Response(200, "OK", headers, body)
-
-    def _reply(self, ok: bool, message: str, **extra) -> str:
-        return json.dumps({"type": "reply", "ok": ok, "message": message, **extra})
-
-    def _handle(self, msg: dict, beat: float) -> str:
-        self.commands.append(msg)
-        kind = msg.get("type")
-        if kind == "edit":
-            text = str(msg.get("text", "")).strip()
-            if not text:
-                return self._reply(False, "edit needs a text")
-            dur = msg.get("duration")
-            edit = {"id": self._next_id, "text": text, "until_beat": None if dur is None else beat + float(dur)}
+    async def handle(self, cmd: Command) -> Reply:
+        self.commands.append(cmd)
+        if cmd.kind == "edit":
+            until = None if cmd.value is None else self.beat + float(cmd.value)
+            edit = ActiveEdit(self._next_id, cmd.text, until)
             self._next_id += 1
             self.edits.append(edit)
-            return self._reply(True, f"edit {edit['id']}: {text}", id=edit["id"])
-        if kind == "undo":
+            return Reply(True, f"edit {edit.id} '{edit.text}'", {"id": edit.id, "text": edit.text, "until_beat": until})
+        if cmd.kind == "undo":
             if not self.edits:
-                return self._reply(False, "nothing to undo")
-            return self._reply(True, f"undid: {self.edits.pop()['text']}")
-        if kind == "reset":
+                return Reply(False, "nothing to undo")
+            gone = self.edits.pop()
+            return Reply(True, f"undid edit {gone.id} '{gone.text}'", {"id": gone.id, "depth": len(self.edits)})
+        if cmd.kind == "reset":
+            n = len(self.edits)
             self.edits.clear()
-            return self._reply(True, "reset")
-        if kind == "strength":
-            self.strength = float(msg["value"])
-            return self._reply(True, f"strength {self.strength:g}", strength=self.strength)
-        if kind == "tempo":
-            self.bpm = float(msg["value"])
-            return self._reply(True, f"tempo {self.bpm:g}")
-        if kind == "tap":
-            return self._reply(True, "tap")
-        if kind == "status":
-            return self._reply(True, "ok", bpm=self.bpm, strength=self.strength, edits=self.edits)
-        return self._reply(False, f"unknown message type {kind!r}")
+            return Reply(True, f"removed {n} edit(s)", {"removed": n, "depth": 0})
+        if cmd.kind == "strength":
+            self.strength = float(cmd.value)
+            return Reply(True, f"edit strength {self.strength:g}", {"strength": self.strength})
+        if cmd.kind == "tempo":
+            self.bpm = float(cmd.value)
+            return Reply(True, f"tempo {self.bpm:.1f} BPM", {"bpm": self.bpm})
+        if cmd.kind == "tap":
+            return Reply(True, f"tap ({self.bpm:.1f} BPM)", {"bpm": self.bpm})
+        return Reply(True, "status", {"bpm": self.bpm, "strength": self.strength,
+                                      "edits": [e.text for e in self.edits]})
 
-    async def _handler(self, ws: ServerConnection) -> None:
-        await ws.send(json.dumps({
-            "type": "hello", "version": 1, "fps": self.fps, "joint_names": list(JOINT_NAMES),
-            "parents": list(PARENTS), "rest_offsets": REST_OFFSETS.round(6).tolist(),
-        }))
+    async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         t0 = loop.time()
-        state = {"beat": 0.0}
-
-        async def receive() -> None:
-            async for raw in ws:
-                await ws.send(self._handle(json.loads(raw), state["beat"]))
-
-        recv_task = asyncio.create_task(receive())
-        try:
-            n = 0
-            while not recv_task.done():
-                t = n / self.fps
-                beat = t * self.bpm / 60.0
-                state["beat"] = beat
-                self.edits[:] = [e for e in self.edits if e["until_beat"] is None or e["until_beat"] > beat]
-                quats, root, joints = synthetic_pose(t, self.bpm, 1.0 + 0.8 * len(self.edits))
-                frame = {
-                    "type": "frame", "time": round(t, 4), "frame": n, "bpm": self.bpm,
-                    "beat_phase": beat % 1.0, "beat": beat, "root": root.round(5).tolist(),
-                    "rotations": quats.round(5).tolist(), "edits": list(self.edits),
-                }
-                if self.send_joints:
-                    frame["joints"] = joints.round(5).tolist()
-                await ws.send(json.dumps(frame))
-                n += 1
-                await asyncio.sleep(max(0.0, t0 + n / self.fps - loop.time()))
-        except Exception:  # noqa: BLE001  - the peer went away; end this connection quietly
-            pass
-        finally:
-            recv_task.cancel()
+        n = 0
+        while True:
+            t = n / self.fps
+            self.beat = t * self.bpm / 60.0
+            self.edits[:] = [e for e in self.edits if e.until_beat is None or e.until_beat > self.beat]
+            quats, root, joints = synthetic_pose(t, self.bpm, 1.0 + 0.8 * len(self.edits))
+            self.server.offer(PoseFrame(
+                time=t, frame=n, bpm=self.bpm, beat_phase=self.beat % 1.0, beat=self.beat, root=root,
+                rotations=quats, joints=joints if self.send_joints else None, edits=tuple(self.edits)))
+            n += 1
+            await asyncio.sleep(max(0.0, t0 + n / self.fps - loop.time()))
 
 
 @pytest.fixture

@@ -88,7 +88,7 @@ async def test_viewer_shows_the_dance_and_sends_edits(fake_engine, browser):
             if frame.edits:
                 break
         assert [e.text for e in frame.edits] == ["swing arms wider"]
-    assert {"type": "edit", "text": "swing arms wider", "duration": 8} in fake_engine.commands
+    assert ("edit", "swing arms wider", 8.0) in [(c.kind, c.text, c.value) for c in fake_engine.commands]
     await page.wait_for_function("document.querySelector('#edits li .text')?.textContent === 'swing arms wider'")
     await page.wait_for_function("document.querySelector('#reply').textContent.includes('swing arms wider')")
     assert "beats left" in await page.text_content("#edits li .left")
@@ -99,9 +99,23 @@ async def test_viewer_shows_the_dance_and_sends_edits(fake_engine, browser):
     await page.click("#reset")
     await page.eval_on_selector(
         "#strength", "el => { el.value = '3.5'; el.dispatchEvent(new Event('change')); }")
-    await page.wait_for_function("document.querySelector('#reply').textContent === 'strength 3.5'")
-    kinds = [c["type"] for c in fake_engine.commands]
-    assert kinds[-3:] == ["undo", "reset", "strength"] and fake_engine.commands[-1]["value"] == 3.5
+    await page.wait_for_function("document.querySelector('#reply').textContent === 'edit strength 3.5'")
+    kinds = [c.kind for c in fake_engine.commands]
+    assert kinds[-3:] == ["undo", "reset", "strength"] and fake_engine.commands[-1].value == 3.5
+    assert errors == []
+
+
+async def test_viewer_forward_kinematics_matches_the_engine(fake_engine, browser):
+    """Without joint positions in the stream the page poses the skeleton from the rotations."""
+    page, errors = await open_viewer(browser, fake_engine.http_url)
+    worst = await page.evaluate("""async () => {
+      const m = await import('./skeleton.js');
+      const f = window.liveeditViewer.lastFrame;
+      const fk = m.framePositions(window.liveeditViewer.skeleton, {...f, joints: undefined});
+      const given = m.rows(f.joints, 3);
+      return Math.max(...fk.flatMap((p, j) => p.map((v, k) => Math.abs(v - given[j][k]))));
+    }""")
+    assert worst < 1e-3, f"FK in the page is off by {worst} m"
     assert errors == []
 
 
