@@ -261,7 +261,10 @@ class BeatGrid:
         self._midi_running = True
         self._midi_count = 0
         self._midi_ticks.clear()
-        self._midi_start_pending = True
+
+    def midi_continue(self, t: float) -> None:
+        """MIDI Continue: resume counting pulses where they stopped."""
+        self._midi_running = True
 
     def midi_stop(self, t: float) -> None:
         self._midi_running = False
@@ -271,18 +274,11 @@ class BeatGrid:
     def midi_clock_tick(self, t: float) -> None:
         """One of 24 pulses per quarter note."""
         if not self._midi_running:
-            # Clock without Start (many devices send clock all the time): follow it anyway.
+            # Clock without Start (many devices send clock all the time): follow its tempo; the
+            # beat phase is only known for sure after a Start.
             self._midi_running = True
-            self._midi_count = 0
-            self._midi_start_pending = False
         self._midi_ticks.append(t)
         self._midi_last = t
-        pending = getattr(self, "_midi_start_pending", False)
-        if pending:
-            self._midi_start_pending = False
-            self._midi_count = 0
-            # Beat index restarts where the current count is, rounded up: keeps edits' beat
-            # deadlines meaningful while putting beat 0 of the MIDI song on a grid beat.
         count = self._midi_count
         self._midi_count += 1
         if len(self._midi_ticks) < 3:

@@ -1,0 +1,196 @@
+"""Rolling generation by continuation: build a window request, run it, and extrapolate music.
+
+A window covers frames [start, start + 150). Its first `n_known` frames are motion already committed
+(known frames, mask True); the rest is new. Music features are real for frames already heard and
+extrapolated from the beat grid for frames not yet heard (`extrapolate_music`, which training uses too
+so the model learns to expect it).
+
+Two motion streams are kept per frame (see `Motion streams` below) so the paper's iterations apply
+to a never-ending stream: `initial` (the unedited prediction) and `shown` (what was streamed, i.e.
+the output of the last active edit).
+
+numpy + stdlib only; the model is any object with `generate` and `edit` (duck typing).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from liveedit.core.beats import GridState
+
+FPS = 30
+WINDOW = 150
+MOTION_DIM = 151
+MUSIC_DIM = 35
+# Music channel layout (model/music.py): onset envelope, 20 MFCC, 12 chroma, onset peak, beat.
+ONSET_PEAK = 33
+BEAT = 34
+
+# Motion streams stored side by side in the timeline (dim 2 x 151):
+SHOWN = slice(0, MOTION_DIM)                   # what is streamed (edited when edits are active)
+INITIAL = slice(MOTION_DIM, 2 * MOTION_DIM)    # the unedited prediction (the paper's `initial`)
+STREAMS_DIM = 2 * MOTION_DIM
+
+
+class GridLike(Protocol):
+    period: float
+
+    def beats_between(self, t0: float, t1: float) -> np.ndarray: ...
+
+
+def beat_onehot(grid: GridLike, first_frame: int, n: int, fps: float = FPS) -> np.ndarray:
+    """(n,) float32: 1 at frame round(t * fps) for each beat the grid predicts in the span
+    (the same rule as model.music.beat_onehot)."""
+    out = np.zeros(n, dtype=np.float32)
+    if n <= 0:
+        return out
+    t0, t1 = (first_frame - 0.5) / fps, (first_frame + n - 0.5) / fps
+    k = np.round(np.asarray(grid.beats_between(t0, t1)) * fps).astype(np.int64) - first_frame
+    out[k[(k >= 0) & (k < n)]] = 1.0
+    return out
+
+
+def extrapolate_music(features_heard: np.ndarray, beat_grid: GridLike, n_future: int, *,
+                      first_frame: int = 0, fps: float = FPS, beats_per_bar: int = 4) -> np.ndarray:
+    """Music features for the n_future frames right after the heard ones.
+
+    features_heard: (T_h, 35) real features of frames [first_frame, first_frame + T_h) (frame k is
+      at time k / fps on the beat grid's clock). beat_grid: anything with `period` (seconds per
+      beat) and `beats_between(t0, t1)` (a `BeatGrid`, or a `GridState`, e.g.
+      `GridState.from_beats(known_beat_times)` in training).
+    Returns (n_future, 35) float32 for frames [first_frame + T_h, first_frame + T_h + n_future).
+
+    Rule: repeat the last bar heard (frame f copies frame f - k * bar for the smallest k that lands
+    in the heard span, so the beat phase is kept); with less than a bar heard, repeat the last beat;
+    with less than a beat, hold the last frame; with nothing heard, zeros. The beat channel is then
+    replaced by the grid's predicted beats.
+    """
+    heard = np.asarray(features_heard, dtype=np.float32).reshape(-1, MUSIC_DIM)
+    T_h = heard.shape[0]
+    out = np.zeros((max(0, n_future), MUSIC_DIM), dtype=np.float32)
+    if n_future <= 0:
+        return out
+    if T_h:
+        period_frames = float(beat_grid.period) * fps
+        cycle = beats_per_bar * period_frames
+        if cycle >= T_h:
+            cycle = period_frames
+        f = np.arange(T_h, T_h + n_future, dtype=np.float64)   # frame offsets from first_frame
+        if cycle < T_h and cycle >= 1.0:
+            k = np.ceil((f - (T_h - 1)) / cycle)
+            src = np.round(f - k * cycle).astype(np.int64)
+            src = np.clip(src, 0, T_h - 1)
+        else:
+            src = np.full(n_future, T_h - 1)
+        out[:] = heard[src]
+    out[:, BEAT] = beat_onehot(beat_grid, first_frame + T_h, n_future, fps)
+    return out
+
+
+def music_window(heard: np.ndarray, heard_first: int, beat_grid: GridLike, start: int, n: int = WINDOW,
+                 fps: float = FPS, beats_per_bar: int = 4) -> tuple[np.ndarray, int]:
+    """Features for frames [start, start + n): real where heard, extrapolated after.
+
+    heard: (T_h, 35) the heard frames [heard_first, heard_first + T_h) (should reach back at least a
+    bar before the window's first unheard frame). Frames before heard_first get zeros with the
+    grid's beats. -> (features (n, 35), number of real frames in the window).
+    """
+    heard = np.asarray(heard, dtype=np.float32).reshape(-1, MUSIC_DIM)
+    heard_end = heard_first + heard.shape[0]
+    out = np.zeros((n, MUSIC_DIM), dtype=np.float32)
+    # frames before anything heard
+    pre_end = min(start + n, heard_first)
+    if pre_end > start:
+        out[: pre_end - start, BEAT] = beat_onehot(beat_grid, start, pre_end - start, fps)
+    a, b = max(start, heard_first), min(start + n, heard_end)
+    if b > a:
+        out[a - start: b - start] = heard[a - heard_first: b - heard_first]
+    fut0 = max(start, heard_end)
+    if fut0 < start + n:
+        ext = extrapolate_music(heard, beat_grid, start + n - heard_end, first_frame=heard_first,
+                                fps=fps, beats_per_bar=beats_per_bar)
+        out[fut0 - start:] = ext[fut0 - heard_end:]
+    return out, max(0, b - a)
+
+
+@dataclass(frozen=True)
+class WindowRequest:
+    id: int
+    start: int                  # absolute frame index of the window's first frame
+    n_known: int                # frames [start, start + n_known) are known (already committed)
+    music: np.ndarray           # (150, 35)
+    known: np.ndarray           # (150, 151) the shown stream's known frames (zeros after n_known)
+    known_initial: np.ndarray   # (150, 151) the initial stream's known frames
+    prompts: tuple[str, ...]    # active edits, oldest first
+    strength: float             # text guidance of every edit
+    steps: int
+    edits_version: int
+    reason: str                 # start | hop | low | edit
+    created: float              # engine-clock seconds
+    seed: int | None = None
+    heard: int = 0              # real (heard) music frames in the window
+
+    @property
+    def known_mask(self) -> np.ndarray:
+        m = np.zeros(self.music.shape[0], dtype=bool)
+        m[: self.n_known] = True
+        return m
+
+
+@dataclass
+class WindowResult:
+    request: WindowRequest
+    shown: np.ndarray      # (150, 151) motion to stream (last edit's output, or initial)
+    initial: np.ndarray    # (150, 151) the unedited prediction
+    compute_s: float = 0.0
+    error: str | None = None
+    levels: list = field(default_factory=list)
+
+
+class ModelLike(Protocol):
+    def generate(self, music, known=None, known_mask=None, steps: int = 10, music_guidance: float = 2.0,
+                 seed: int | None = None) -> np.ndarray: ...
+
+    def edit(self, music, initial, current, prompt, known=None, known_mask=None, steps: int = 10,
+             text_guidance: float = 2.0, seed: int | None = None) -> np.ndarray: ...
+
+
+def run_window(model: ModelLike, req: WindowRequest, music_guidance: float = 2.0) -> WindowResult:
+    """The paper's iterations on one window.
+
+    initial = generate(music, known = initial stream), then each active edit in order edits the
+    previous level with `initial` as reference. Known frames: with no edits the shown stream (so the
+    stream continues what was actually sent, also right after an /undo); with edits, the initial
+    stream for the prediction and the shown stream for the edits (so the edited stream continues
+    itself seamlessly).
+    """
+    mask = req.known_mask if req.n_known > 0 else None
+    known_for_initial = req.known if not req.prompts else req.known_initial
+    initial = model.generate(req.music, known=known_for_initial if mask is not None else None,
+                             known_mask=mask, steps=req.steps, music_guidance=music_guidance, seed=req.seed)
+    current = initial
+    for i, prompt in enumerate(req.prompts):
+        current = model.edit(req.music, initial, current, prompt,
+                             known=req.known if mask is not None else None, known_mask=mask,
+                             steps=req.steps, text_guidance=req.strength,
+                             seed=None if req.seed is None else req.seed + 1 + i)
+    return WindowResult(req, np.asarray(current, np.float32), np.asarray(initial, np.float32))
+
+
+def window_plan(playhead: int, committed_end: int, lead: int, context: int, window: int = WINDOW) -> tuple[int, int]:
+    """Where the next window goes: -> (start, n_known).
+
+    The known frames end where the result is expected to be committed (playhead + lead, lead =
+    expected compute time + safety margin), or at the end of the committed frames if that is
+    sooner; `context` known frames precede that point.
+    """
+    known_end = max(0, min(committed_end, playhead + lead))
+    n_known = min(context, known_end, window - 1)
+    return known_end - n_known, n_known
+
+
+def frames_for(seconds: float, fps: float = FPS) -> int:
+    return int(math.ceil(seconds * fps))

@@ -1,0 +1,82 @@
+"""When to ask for which window (stdlib + numpy; time passed in as frame indices and beats).
+
+Rules, checked every time the engine polls (e.g. each output frame):
+  * "edit":  the edit stack changed since the last request -> ask now (even while a window is
+             being computed: the worker keeps only the latest request).
+  * "start": nothing was ever requested.
+  * "low":   the committed frames ahead of the playhead are about to run out (fewer than the
+             expected compute time + margin + one hop).
+  * "hop":   a hop (default 30 frames, 1 s) has passed since the last request, taken on the next
+             beat boundary so windows line up with the music (or after 1.5 hops with no beat).
+A window is not requested while another one is in flight, except for edits.
+
+The scheduler also keeps a running estimate of the window compute time; it sets how far ahead of
+the playhead the known frames end (`lead`), i.e. where the result will be committed.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from liveedit.core.continuation import FPS, WINDOW, window_plan
+
+
+@dataclass
+class SchedulerConfig:
+    window: int = WINDOW
+    hop: int = 30            # frames between routine windows
+    context: int = 60        # known frames at the start of a window (2 s)
+    margin: int = 3          # frames of safety between the playhead and the commit point
+    beat_aligned: bool = True
+    initial_latency_s: float = 0.5   # compute-time guess before the first window is measured
+    fps: float = FPS
+
+
+class Scheduler:
+    def __init__(self, config: SchedulerConfig | None = None):
+        self.cfg = config or SchedulerConfig()
+        self.latency_s = self.cfg.initial_latency_s
+        self._last_frame: int | None = None
+        self._last_version: int = 0
+        self._last_beat = -math.inf
+        self._polled_beat = -math.inf
+        self.requests = 0
+
+    @property
+    def lead(self) -> int:
+        """Frames ahead of the playhead where a window requested now will be committed."""
+        return int(math.ceil(self.latency_s * self.cfg.fps)) + self.cfg.margin
+
+    def note_compute(self, seconds: float) -> None:
+        """Record a window's compute time (the estimate follows rises quickly, falls slowly)."""
+        a = 0.5 if seconds > self.latency_s else 0.1
+        self.latency_s = (1 - a) * self.latency_s + a * seconds
+
+    def due(self, playhead: int, committed_end: int, edits_version: int, beat: float, in_flight: bool) -> str | None:
+        """The reason a window should be requested now, or None."""
+        crossed_beat = math.isfinite(self._polled_beat) and math.floor(beat) > math.floor(self._polled_beat)
+        self._polled_beat = beat
+        if self._last_frame is None:
+            return "start"
+        if edits_version != self._last_version:
+            return "edit"
+        if in_flight:
+            return None
+        ahead = committed_end - playhead
+        if ahead < self.lead + self.cfg.hop:
+            return "low"
+        since = playhead - self._last_frame
+        if since >= self.cfg.hop:
+            if not self.cfg.beat_aligned or crossed_beat or since >= 1.5 * self.cfg.hop:
+                return "hop"
+        return None
+
+    def plan(self, playhead: int, committed_end: int) -> tuple[int, int]:
+        """-> (window start frame, number of known frames)."""
+        return window_plan(playhead, committed_end, self.lead, self.cfg.context, self.cfg.window)
+
+    def mark_requested(self, playhead: int, edits_version: int, beat: float) -> None:
+        self._last_frame = playhead
+        self._last_version = edits_version
+        self._last_beat = beat
+        self.requests += 1

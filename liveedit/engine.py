@@ -1,0 +1,373 @@
+"""The asyncio live engine: wires the sans-I/O core (liveedit/core/live.py) to audio, the model
+worker thread and the output sinks.
+
+Tasks on the event loop:
+  * audio:  polls the AudioSource every 10 ms; beat analysis (onset envelope + aubio) and the music
+            feature extractor run on a helper thread so their FFTs never delay a frame.
+  * frames: the 30 fps frame clock. Plays the next committed frame, converts it to a PoseFrame
+            (quaternions, global joints by FK) and offers it to every sink; polls the scheduler and
+            submits window requests to the inference worker (latest request wins).
+  * status: optional one-line status printer.
+
+Clock: engine seconds = time.perf_counter() - origin + correction. With live audio the correction
+slews (at most 1 ms per 10 ms poll) so that the engine clock follows the audio sample count: the
+sample count is the master, the monotonic clock only smooths it. Frame i is due at engine time i/30,
+and music frame k was heard at engine time k/30, so motion, music and beats share one time line.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import math
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Iterable, Protocol
+
+import numpy as np
+
+from liveedit.core.beats import BeatGrid
+from liveedit.core.continuation import WindowRequest, WindowResult
+from liveedit.core.live import FrameOut, LiveConfig, LiveCore
+from liveedit.core.messages import Command, PoseFrame, Reply
+from liveedit.core.scheduler import SchedulerConfig
+from liveedit.worker import InferenceWorker
+
+log = logging.getLogger(__name__)
+
+FPS = 30
+AUDIO_RATE = 15360
+
+
+class FrameSink(Protocol):
+    name: str
+
+    def offer(self, frame: PoseFrame) -> None: ...
+
+
+class AudioSource(Protocol):
+    sample_rate: int
+    samples_read: int
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def read_available(self) -> np.ndarray: ...
+
+
+@dataclass
+class EngineConfig:
+    steps: int = 10
+    strength: float = 2.0
+    music_guidance: float = 2.0
+    max_edits: int = 3
+    hop: int = 30                 # frames between routine windows
+    context: int = 60             # known frames per window
+    margin: int = 3               # frames between the playhead and the commit point
+    crossfade: int = 8
+    use_aubio: bool = True
+    joints: bool = True           # include global joint positions in PoseFrames
+    audio_poll_s: float = 0.01
+    shutdown_timeout_s: float = 3.0
+    initial_latency_s: float = 0.5
+
+
+def rest_motion() -> np.ndarray:
+    """(151,) standing rest pose: feet on the ground, identity rotations."""
+    from model.rotations import np_matrix_to_rot6d  # noqa: PLC0415
+    from model.skeleton import STANDING_PELVIS_HEIGHT  # noqa: PLC0415
+
+    m = np.zeros(151, dtype=np.float32)
+    m[:4] = 1.0
+    m[4:7] = (0.0, STANDING_PELVIS_HEIGHT, 0.0)
+    m[7:] = np.tile(np_matrix_to_rot6d(np.eye(3)), 24)
+    return m
+
+
+class PoseConverter:
+    """151-d motion frame -> PoseFrame fields (quaternions via model.motion.decode, joints by FK)."""
+
+    def __init__(self, joints: bool = True):
+        import torch  # noqa: PLC0415
+        from model import motion as mm  # noqa: PLC0415
+
+        self._torch, self._mm, self.joints = torch, mm, joints
+
+    def __call__(self, motion: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+        torch = self._torch
+        with torch.no_grad():
+            dec = self._mm.decode(torch.from_numpy(np.ascontiguousarray(motion[None], dtype=np.float32)))
+            quats = dec.quaternions()[0].numpy()                        # (24, 4) x, y, z, w
+            joints = dec.joints()[0].numpy() if self.joints else None   # (24, 3)
+        return dec.root[0].numpy().copy(), quats, joints, dec.contacts[0].numpy().copy()
+
+
+class Engine:
+    def __init__(self, model: Any, audio: AudioSource | None = None, sinks: Iterable[FrameSink] = (),
+                 config: EngineConfig | None = None, *, rest: np.ndarray | None = None,
+                 converter: Any = None, features: Any = None, status_line: bool = False):
+        self.cfg = config or EngineConfig()
+        self.model = model
+        self.audio = audio
+        self.sinks: list[FrameSink] = list(sinks)
+        sched = SchedulerConfig(window=getattr(model, "window", 150), hop=self.cfg.hop, context=self.cfg.context,
+                                margin=self.cfg.margin, initial_latency_s=self.cfg.initial_latency_s)
+        live_cfg = LiveConfig(steps=self.cfg.steps, strength=self.cfg.strength, max_edits=self.cfg.max_edits,
+                              crossfade=self.cfg.crossfade, scheduler=sched,
+                              can_edit=bool(getattr(model, "can_edit", True)))
+        self.grid = BeatGrid()
+        self.core = LiveCore(rest if rest is not None else rest_motion(), live_cfg, self.grid)
+        self.convert = converter or PoseConverter(self.cfg.joints)
+        self._features = features          # LiveMusicFeatures-like (push, final_frames, features)
+        self._tracker = None
+        self.worker = InferenceWorker(model, self._result_from_thread, music_guidance=self.cfg.music_guidance)
+        self._grid_lock = threading.Lock()
+        self._analysis = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="liveedit-audio")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._origin = time.perf_counter()
+        self._correction = 0.0
+        self._last_submitted = 0
+        self._last_handled = 0
+        self._music_sent = 0             # music frames handed to the core
+        self.frames_sent = 0
+        self.frame_times: list[float] = []   # engine time each frame was offered (last 10 s)
+        self.sink_errors = 0
+        self.started = False
+        self.status_line = status_line
+
+    # ------------------------------------------------------------------ clock
+    def clock(self) -> float:
+        """Engine seconds (0 = stream start)."""
+        return time.perf_counter() - self._origin + self._correction
+
+    def from_perf(self, t: float) -> float:
+        """A time.perf_counter() stamp (as MIDI/OSC inputs take them) -> engine seconds."""
+        return t - self._origin + self._correction
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        # Shorter GIL switch interval: the inference thread runs Python between torch ops, and
+        # the default 5 ms would show up as frame jitter.
+        sys.setswitchinterval(0.001)
+        if self.audio is not None:
+            if self._features is None:
+                try:
+                    from model.music import LiveMusicFeatures  # noqa: PLC0415
+                    self._features = LiveMusicFeatures(history_s=30.0)
+                except ImportError as exc:
+                    log.warning("music features unavailable (%s): windows get beat-only music", exc)
+            from liveedit.tracker import LiveBeatTracker  # noqa: PLC0415
+            self._tracker = LiveBeatTracker(self.grid, AUDIO_RATE, use_aubio=self.cfg.use_aubio)
+        for sink in self.sinks:
+            start = getattr(sink, "start", None)
+            if start is not None:
+                await start()
+        self.worker.start()
+        if self.audio is not None:
+            await self.audio.start()
+        self._origin = time.perf_counter()
+        self._correction = 0.0
+        self.started = True
+        self._tasks = [asyncio.create_task(self._frame_loop(), name="liveedit-frames")]
+        if self.audio is not None:
+            self._tasks.append(asyncio.create_task(self._audio_loop(), name="liveedit-audio"))
+        if self.status_line:
+            from liveedit.status import StatusPrinter  # noqa: PLC0415
+            self._tasks.append(asyncio.create_task(StatusPrinter(self).run(), name="liveedit-status"))
+
+    async def stop(self) -> None:
+        """Stop everything within about `shutdown_timeout_s` (sinks flush, e.g. the recorder)."""
+        if not self.started:
+            return
+        self.started = False
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        timeout = self.cfg.shutdown_timeout_s
+        await asyncio.to_thread(self.worker.stop, timeout)
+        if self.audio is not None:
+            try:
+                await asyncio.wait_for(self.audio.stop(), timeout)
+            except Exception as exc:
+                log.warning("audio source did not stop cleanly: %s", exc)
+        for sink in self.sinks:
+            stop = getattr(sink, "stop", None)
+            if stop is not None:
+                try:
+                    await asyncio.wait_for(stop(), timeout)
+                except Exception as exc:
+                    log.warning("output %s did not stop cleanly: %s", getattr(sink, "name", sink), exc)
+        self._analysis.shutdown(wait=False, cancel_futures=True)
+
+    def add_sink(self, sink: FrameSink) -> None:
+        self.sinks.append(sink)
+
+    # ------------------------------------------------------------------ inputs
+    async def handle(self, cmd: Command) -> Reply:
+        """Any input's command -> the reply to send back on its channel."""
+        now = self.clock()
+        if cmd.kind in ("tempo", "tap"):
+            with self._grid_lock:
+                reply = self.core.handle(cmd, now)
+        elif cmd.kind == "status":
+            reply = Reply(True, "status", self.status())
+        else:
+            reply = self.core.handle(cmd, now)
+        (log.info if reply.ok else log.warning)("%s %s: %s", cmd.source or "?", cmd.kind, reply.message)
+        for sink in self.sinks:
+            rec = getattr(sink, "record_command", None)
+            if rec is not None:
+                try:
+                    rec(cmd, reply, t=now, frame=self.core.timeline.playhead)
+                except Exception:
+                    log.exception("recording a command failed")
+        return reply
+
+    def midi_clock_tick(self, t: float) -> None:
+        """MIDI clock pulse; t is a time.perf_counter() stamp taken when the message arrived."""
+        with self._grid_lock:
+            self.grid.midi_clock_tick(self.from_perf(t))
+
+    def midi_start(self, t: float) -> None:
+        with self._grid_lock:
+            self.grid.midi_start(self.from_perf(t))
+
+    def midi_continue(self, t: float) -> None:
+        with self._grid_lock:
+            self.grid.midi_continue(self.from_perf(t))
+
+    def midi_stop(self, t: float) -> None:
+        with self._grid_lock:
+            self.grid.midi_stop(self.from_perf(t))
+
+    # ------------------------------------------------------------------ audio
+    def _analyse(self, samples: np.ndarray) -> None:
+        """On the analysis thread: beat tracking and music features."""
+        with self._grid_lock:
+            self._tracker.process(samples)
+        if self._features is not None:
+            self._features.push(samples)
+
+    async def _audio_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        sr = float(getattr(self.audio, "sample_rate", AUDIO_RATE))
+        last_audio = -1.0
+        while True:
+            await asyncio.sleep(self.cfg.audio_poll_s)
+            samples = self.audio.read_available()
+            if samples is not None and len(samples):
+                await loop.run_in_executor(self._analysis, self._analyse, samples)
+                self._take_music()
+                last_audio = self.clock()
+            # Discipline the engine clock to the audio sample count (slew, never jump), while the
+            # audio flows; when it stops (file ended, device gone) the monotonic clock carries on.
+            audio_now = float(getattr(self.audio, "samples_read", 0)) / sr
+            if audio_now > 0 and self.clock() - last_audio < 0.25:
+                err = audio_now - self.clock()
+                if abs(err) > 2.0:
+                    log.warning("audio clock is %.2f s away from the engine clock (stall or loop?)", err)
+                self._correction += max(-0.001, min(0.001, 0.05 * err))
+
+    def _take_music(self) -> None:
+        f = self._features
+        if f is None:
+            return
+        end = int(f.final_frames)
+        start = max(self._music_sent, int(getattr(f, "oldest_frame", 0)))
+        if end <= start:
+            return
+        beats = np.asarray(self.core.beat_log) if self.core.beat_log else None
+        # Frames heard but not yet played have no logged beat yet: add the grid's predictions.
+        future = self.grid.beats_between(self.core.timeline.playhead / FPS, end / FPS + 0.1)
+        beats = np.concatenate([beats, future]) if beats is not None else future
+        feats = f.features(start, end, beats)
+        self.core.add_music(start, feats)
+        self._music_sent = end
+
+    # ------------------------------------------------------------------ windows
+    def _result_from_thread(self, result: WindowResult) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self._on_result, result)
+            except RuntimeError:
+                pass
+
+    def _on_result(self, result: WindowResult) -> None:
+        if result.error:
+            log.error("window %d failed: %s", result.request.id, result.error)
+        self.core.on_result(result, self.clock())
+        self._last_handled = max(self._last_handled, result.request.id)
+
+    @property
+    def in_flight(self) -> bool:
+        return self._last_submitted > self._last_handled
+
+    def _poll_windows(self, now: float) -> None:
+        req = self.core.poll(now, self.in_flight)
+        if req is not None:
+            self._last_submitted = req.id
+            self.worker.submit(req)
+
+    # ------------------------------------------------------------------ frames
+    def _pose_frame(self, out: FrameOut) -> PoseFrame:
+        root, quats, joints, contacts = self.convert(out.motion)
+        return PoseFrame(time=out.time, frame=out.index, bpm=out.bpm, beat_phase=out.phase, beat=out.beat,
+                         root=root, rotations=quats, joints=joints, edits=out.edits, contacts=contacts)
+
+    async def _frame_loop(self) -> None:
+        playhead = self.core.timeline
+        while True:
+            due = playhead.playhead / FPS
+            delay = due - self.clock()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            now = self.clock()
+            # If the loop stalled, catch up: advance the frames that are due, send only the last.
+            out = self.core.tick(now)
+            while (playhead.playhead) / FPS <= now - 1.0 / FPS:
+                out = self.core.tick(now)
+            frame = self._pose_frame(out)
+            for sink in self.sinks:
+                try:
+                    sink.offer(frame)
+                except Exception:
+                    self.sink_errors += 1
+                    if self.sink_errors < 10:
+                        log.exception("output %s failed on a frame", getattr(sink, "name", sink))
+            self.frames_sent += 1
+            self.frame_times.append(now)
+            if len(self.frame_times) > 300:
+                del self.frame_times[:-300]
+            self._poll_windows(now)
+
+    # ------------------------------------------------------------------ status
+    def clients(self) -> int:
+        n = 0
+        for sink in self.sinks:
+            c = getattr(sink, "client_count", None)
+            if c is not None:
+                n += int(c() if callable(c) else c)
+        return n
+
+    def status(self) -> dict:
+        s = self.core.status(self.clock())
+        ft = np.diff(np.asarray(self.frame_times[-91:]))
+        s.update({
+            "clients": self.clients(),
+            "frames_sent": self.frames_sent,
+            "fps": round(float(1.0 / ft.mean()), 2) if ft.size else 0.0,
+            "frame_jitter_ms": round(float(np.abs(ft - 1.0 / FPS).max() * 1000), 2) if ft.size else 0.0,
+            "windows_replaced": self.worker.replaced,
+            "windows_failed": self.worker.failed,
+            "audio": getattr(self.audio, "name", type(self.audio).__name__) if self.audio is not None else None,
+            "model": getattr(self.model, "name", type(self.model).__name__),
+            "sinks": [getattr(s_, "name", type(s_).__name__) for s_ in self.sinks],
+        })
+        return s

@@ -1,0 +1,85 @@
+"""Model inference off the event loop: one thread, latest request wins.
+
+`submit` replaces any request still waiting (a window computed for stale edits or stale known frames
+is wasted work); the request being computed runs to the end. Results go to `on_result`, called on
+the worker thread (the engine hands them to its loop with `call_soon_threadsafe`).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable
+
+from liveedit.core.continuation import ModelLike, WindowRequest, WindowResult, run_window
+
+log = logging.getLogger(__name__)
+
+
+class InferenceWorker:
+    def __init__(self, model: ModelLike, on_result: Callable[[WindowResult], None], *,
+                 music_guidance: float = 2.0, name: str = "liveedit-inference"):
+        self.model = model
+        self.on_result = on_result
+        self.music_guidance = music_guidance
+        self._cond = threading.Condition()
+        self._pending: WindowRequest | None = None
+        self._busy = False
+        self._stop = False
+        self.replaced = 0      # requests dropped because a newer one arrived first
+        self.completed = 0
+        self.failed = 0
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def in_flight(self) -> bool:
+        """A request is waiting or being computed."""
+        with self._cond:
+            return self._busy or self._pending is not None
+
+    def submit(self, req: WindowRequest) -> None:
+        with self._cond:
+            if self._pending is not None:
+                self.replaced += 1
+            self._pending = req
+            self._cond.notify()
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Ask the thread to finish; -> True if it ended within `timeout` (it is a daemon either way)."""
+        with self._cond:
+            self._stop = True
+            self._pending = None
+            self._cond.notify()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._pending is None and not self._stop:
+                    self._cond.wait()
+                if self._stop:
+                    return
+                req, self._pending = self._pending, None
+                self._busy = True
+            t0 = time.perf_counter()
+            try:
+                result = run_window(self.model, req, self.music_guidance)
+                self.completed += 1
+            except Exception as exc:  # a model error must not kill the stream
+                log.exception("window %d failed", req.id)
+                import numpy as np  # noqa: PLC0415
+                result = WindowResult(req, np.zeros((0, 151), np.float32), np.zeros((0, 151), np.float32),
+                                      error=f"{type(exc).__name__}: {exc}")
+                self.failed += 1
+            result.compute_s = time.perf_counter() - t0
+            with self._cond:
+                self._busy = False
+            try:
+                self.on_result(result)
+            except Exception:
+                log.exception("result handler failed")
