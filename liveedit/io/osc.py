@@ -119,6 +119,9 @@ class OscControlServer:
         except Exception as exc:  # ParseError and anything python-osc raises on garbage
             self._error(addr, "error", f"not a valid OSC packet ({exc})")
             return
+        if not packet.messages:
+            self._error(addr, "error", "empty or truncated OSC bundle")
+            return
         for timed in packet.messages:
             msg = timed.message
             if any(c in msg.address for c in "*?[]{}!,"):

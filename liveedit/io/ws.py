@@ -14,6 +14,7 @@ import hmac
 import itertools
 import logging
 import mimetypes
+import socket
 import threading
 import time
 import urllib.parse
@@ -38,6 +39,9 @@ CONTROL_QUEUE = 64       # control messages held per client; a client this far b
 MAX_CLIENTS = 512
 MAX_STATIC_BYTES = 32 * 1024 * 1024
 FLOOD_CLOSE = 200        # messages over the rate limit before the connection is closed
+# Kernel send buffer per client. Left to autotuning it grows to megabytes: a slow client would then
+# see poses seconds old and cost that much memory each. 64 KiB is about a second of JSON frames.
+SEND_BUFFER = 64 * 1024
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8", ".htm": "text/html; charset=utf-8",
@@ -108,6 +112,7 @@ class _Client:
     flood: int = 0
     last_limit_reply: float = -1e9
     closing: bool = False
+    close_after_flush: tuple[int, str] | None = None
 
 
 class WebSocketServer:
@@ -200,6 +205,12 @@ class WebSocketServer:
 
     async def _handler(self, ws: ServerConnection) -> None:
         client = _Client(next(self._ids), ws, authed=self._token_ok(self._query_token(ws)))
+        sock = ws.transport.get_extra_info("socket") if ws.transport is not None else None
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+            except OSError:
+                pass
         self._clients[client.id] = client
         self._queue_control(client, proto.json_dumps(proto.hello_message(
             control_needs_token=self.token is not None, authenticated=client.authed,
@@ -208,9 +219,8 @@ class WebSocketServer:
         log.info("websocket client %d connected from %s", client.id, ws.remote_address)
         try:
             async for message in ws:
-                await self._on_message(client, message)
-                if client.closing:
-                    break
+                if not client.closing:  # a client being closed has its messages dropped
+                    await self._on_message(client, message)
         except ConnectionClosed:
             pass
         finally:
@@ -232,6 +242,9 @@ class WebSocketServer:
                     msg = client.control.popleft() if client.control else client.frames.popleft()
                     await ws.send(msg)
                     client.sent += 1
+                if client.close_after_flush is not None:
+                    await ws.close(*client.close_after_flush)  # replies first, then the close
+                    return
         except ConnectionClosed:
             pass
 
@@ -255,9 +268,12 @@ class WebSocketServer:
             client.flood += 1
             self.errors += 1
             if client.flood >= FLOOD_CLOSE:
-                log.warning("websocket client %d keeps flooding; closing it", client.id)
-                client.closing = True
-                await client.ws.close(1008, "rate limit")
+                if not client.closing:
+                    log.warning("websocket client %d keeps flooding; closing it", client.id)
+                    client.closing = True
+                    client.frames.clear()
+                    client.close_after_flush = (1008, "rate limit")
+                    client.wake.set()
                 return
             if now - client.last_limit_reply >= 1.0:
                 client.last_limit_reply = now
