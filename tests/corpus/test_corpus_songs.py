@@ -165,3 +165,19 @@ def test_bad_input_gives_clear_errors(tmp_path):
     (tmp_path / "broken.json").write_text("{not json")
     with pytest.raises(ValueError, match="broken.json"):
         load_song(tmp_path, "broken")
+
+
+def test_bundled_demo_song_is_complete():
+    from pathlib import Path
+
+    assets = Path(__file__).resolve().parents[2] / "liveedit" / "assets"
+    assert (assets / "demo.flac").stat().st_size < 1.5e6
+    demo = load_song(assets, "demo")
+    assert 45.0 <= demo.duration <= 60.0
+    np.testing.assert_allclose(np.diff(demo.beat_times), 0.5, atol=1e-9)  # 120 BPM, exact
+    kinds = [s["kind"] for s in demo.sections]
+    i = kinds.index("breakdown")
+    assert not demo.sections[i]["has_drums"] and kinds[i + 1] == "chorus"
+    assert demo.sections[-1]["end"] == pytest.approx(demo.duration, abs=1e-3)
+    peak = float(np.abs(demo.audio).max())
+    assert 0.5 < peak < 0.99

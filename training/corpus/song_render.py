@@ -1,7 +1,8 @@
 """Render a `pretty_midi.PrettyMIDI` to mono audio with FluidSynth and a General MIDI soundfont.
 
-The soundfont is TimGM6mb.sf2, the one that ships inside the `pretty_midi` package (by Tim Brechbill,
-GPL-2.0, compatible with this GPL-3.0-or-later project). Any other GM .sf2 (e.g. Debian's
+The soundfont is TimGM6mb.sf2, the one that ships inside the `pretty_midi` package (Tim Brechbill 2004,
+later work by David Bolton; GPL-2; Debian packages it as timgm6mb-soundfont). liveedit does not
+vendor it: it is read from the installed pretty_midi. Any other GM .sf2 (e.g. Debian's
 fluid-soundfont-gm, /usr/share/sounds/sf2/FluidR3_GM.sf2) can be passed instead.
 
 Why not `PrettyMIDI.fluidsynth()` itself: it renders every instrument in a separate pass over the whole
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 SOUNDFONT_NAME = "TimGM6mb.sf2"
-SOUNDFONT_LICENCE = "GPL-2.0 (TimGM6mb by Tim Brechbill, bundled with pretty_midi)"
+SOUNDFONT_LICENCE = "GPL-2 (TimGM6mb by Tim Brechbill and David Bolton, as shipped in pretty_midi)"
 DRUM_CHANNEL = 9
 MAX_CHANNELS = 16
 

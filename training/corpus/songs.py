@@ -246,7 +246,7 @@ def _lead_motif(rng: np.random.Generator, spec: StyleSpec, density: float) -> li
     return motif
 
 
-def _compose(rng: np.random.Generator, spec: StyleSpec, tempo: TempoMap, n_bars: int,
+def _compose(rng: np.random.Generator, spec: StyleSpec, tempo: TempoMap,
              sections: list[dict], section_bars_idx: list[tuple[int, int]]):
     """Fill a PrettyMIDI with drums, bass, comping, pad and lead for the given sections."""
     import pretty_midi  # noqa: PLC0415
@@ -288,7 +288,6 @@ def _compose(rng: np.random.Generator, spec: StyleSpec, tempo: TempoMap, n_bars:
             rel = bar - b0
             degree = prog[(rel // bars_per_chord) % len(prog)]
             chord_start_bar = rel % bars_per_chord == 0
-            chord_last_bar = (rel % bars_per_chord == bars_per_chord - 1) or bar == b1 - 1
             # --- drums
             if sec["has_drums"]:
                 fill = bar == b1 - 1 and nxt is not None and nxt["has_drums"] and nxt["kind"] in ("chorus", "verse") \
@@ -370,7 +369,6 @@ def _compose(rng: np.random.Generator, spec: StyleSpec, tempo: TempoMap, n_bars:
                     en = c.t(bar, min(step + length * spec.lead_step * 0.9, 16.0), swing=False)
                     lvl = 0.6 if kind == "breakdown" else 0.72
                     c.note("lead", pitch, st, en, c.vel(lvl * e_scale))
-            del chord_last_bar
 
     meta = {"key": int(h.key), "mode": h.mode, "programs": programs,
             "drum_kit": int(spec.drum_kits.index(kit)), "bars_per_chord": bars_per_chord}
@@ -474,7 +472,7 @@ def make_song(seed: int, style: str | None = None, duration: float = 30.0, bpm: 
         })
         bar_ranges.append((b0, b1))
 
-    instruments, meta = _compose(rng, spec, tempo, n_bars, sections, bar_ranges)
+    instruments, meta = _compose(rng, spec, tempo, sections, bar_ranges)
     pm = _build_midi(tempo, instruments, n_bars * 4)
 
     if render:
