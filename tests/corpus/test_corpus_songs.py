@@ -181,3 +181,6 @@ def test_bundled_demo_song_is_complete():
     assert demo.sections[-1]["end"] == pytest.approx(demo.duration, abs=1e-3)
     peak = float(np.abs(demo.audio).max())
     assert 0.5 < peak < 0.99
+    at_model_rate = load_song(assets, "demo", sample_rate=SR)
+    assert at_model_rate.sample_rate == SR
+    assert len(at_model_rate.audio) == pytest.approx(demo.duration * SR, abs=2)

@@ -520,8 +520,12 @@ def save_song(song: Song, directory: Path) -> None:
         song.midi.write(str(directory / f"{song.song_id}.mid"))
 
 
-def load_song(directory: Path, song_id: str) -> Song:
-    """Read a song written by `save_song` (the .mid is optional)."""
+def load_song(directory: Path, song_id: str, sample_rate: int | None = None) -> Song:
+    """Read a song written by `save_song` (the .mid is optional).
+
+    sample_rate: resample the audio to this rate if the file has another one (the bundled demo is
+    stored at 22050 Hz; pass SAMPLE_RATE to get the model's rate). None keeps the file's rate.
+    """
     import soundfile as sf  # noqa: PLC0415
 
     directory = Path(directory)
@@ -540,6 +544,14 @@ def load_song(directory: Path, song_id: str) -> Song:
     audio, sr = sf.read(str(audio_path), dtype="float32", always_2d=False)
     if audio.ndim == 2:
         audio = audio.mean(axis=1)
+    if sample_rate is not None and int(sample_rate) != int(sr):
+        from math import gcd  # noqa: PLC0415
+
+        from scipy.signal import resample_poly  # noqa: PLC0415
+
+        g = gcd(int(sample_rate), int(sr))
+        audio = resample_poly(audio, int(sample_rate) // g, int(sr) // g).astype(np.float32)
+        sr = int(sample_rate)
     midi = None
     midi_name = info.get("midi")
     if midi_name and (directory / midi_name).exists():
