@@ -37,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
         out = check_output_path(args.output, [args.song], args.force)
         if out.suffix.lower() != ".npz":
             raise OfflineError(f"{out}: dance files end in .npz")
-        if not 1 <= args.hop <= 150:
-            raise OfflineError(f"--hop must be 1..150 frames, got {args.hop}")
+        if not 1 <= args.hop <= 90:
+            raise OfflineError(f"--hop must be 1..90 frames, got {args.hop}")
         t0 = time.perf_counter()
         model, ckpt = load_model(args.checkpoint)
         dance = generate_dance(args.song, model, ckpt, steps=args.steps, seed=args.seed,

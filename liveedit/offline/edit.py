@@ -86,13 +86,6 @@ def blend_motion(base: np.ndarray, other: np.ndarray, w: np.ndarray) -> np.ndarr
     return out
 
 
-def _pad(x: np.ndarray, total: int) -> np.ndarray:
-    """Repeat the last frame to reach `total` frames (short songs: shorter than one window)."""
-    if len(x) >= total:
-        return x
-    return np.concatenate([x, np.repeat(x[-1:], total - len(x), axis=0)], axis=0)
-
-
 def edit_motion(model: Any, music: np.ndarray, beat_times: np.ndarray, initial: np.ndarray,
                 current: np.ndarray, prompt: str, a: int, b: int, *, strength: float = 2.0,
                 steps: int = 10, seed: int | None = 0, hop: int = rolling.HOP,
@@ -100,11 +93,12 @@ def edit_motion(model: Any, music: np.ndarray, beat_times: np.ndarray, initial: 
     """Edit frames [a, b) of `current` (T, 151) with `prompt`; frames outside are returned unchanged."""
     window = int(getattr(model, "window", rolling.WINDOW))
     T = len(current)
-    total = max(T, window)
+    plan = rolling.plan(a, b, rolling.beat_frames(beat_times, fps), window=window, hop=hop)
+    total = max(T, plan[-1].end)
     music_ext = rolling.extend_music(music, total, beat_times, fps)
-    init_ext = _pad(np.asarray(initial, np.float32), total)
-    cur_ext = _pad(np.asarray(current, np.float32), total)
-    edited = cur_ext.copy()  # frames before `a` stay as they are and seed the first window
+    init_ext = rolling.pad_frames(np.asarray(initial, np.float32), total)
+    cur_ext = rolling.pad_frames(np.asarray(current, np.float32), total)
+    edited = cur_ext.copy()  # frames before `a` stay as they are and are the first window's known frames
 
     def step(start: int, mus: np.ndarray, known: np.ndarray, mask: np.ndarray) -> np.ndarray:
         win_seed = None if seed is None else seed * 100003 + start
@@ -114,7 +108,7 @@ def edit_motion(model: Any, music: np.ndarray, beat_times: np.ndarray, initial: 
                                      known_mask=mask if mask.any() else None, steps=steps,
                                      text_guidance=strength, seed=win_seed), np.float32)
 
-    rolling.run(step, music_ext, edited, a, b, window=window, hop=hop, desc="edit", progress=progress)
+    rolling.run(step, music_ext, edited, plan, desc="edit", progress=progress)
     return blend_motion(np.asarray(current, np.float32), edited[:T], span_weights(T, a, b, blend_frames))
 
 

@@ -181,7 +181,8 @@ def generate_motion(model: Any, music: np.ndarray, beat_times: np.ndarray, *, st
     """A seamless dance (T, 151) for music features (T, 35), window by window by continuation."""
     window = int(getattr(model, "window", rolling.WINDOW))
     T = len(music)
-    total = max(T, window)
+    plan = rolling.plan(0, T, rolling.beat_frames(beat_times, FPS), window=window, hop=hop)
+    total = plan[-1].end  # the last window may run past the song: extrapolated music, cut after
     music_ext = rolling.extend_music(music, total, beat_times, FPS)  # (total, 35)
     buffer = np.zeros((total, 151), np.float32)
 
@@ -192,7 +193,7 @@ def generate_motion(model: Any, music: np.ndarray, beat_times: np.ndarray, *, st
                                          known_mask=mask if mask.any() else None, steps=steps,
                                          music_guidance=music_guidance, seed=win_seed), np.float32)
 
-    rolling.run(step, music_ext, buffer, 0, T, window=window, hop=hop, desc="generate", progress=progress)
+    rolling.run(step, music_ext, buffer, plan, desc="generate", progress=progress)
     return buffer[:T]
 
 

@@ -1,10 +1,18 @@
 """Continuation over a whole song: the live engine's rolling windows, run as fast as the CPU allows.
 
-Each step asks the model for a 150-frame window whose first frames are motion already committed
-(known frames, passed with a mask) and whose last frames are new; the new frames are committed and
-the next window starts `hop` frames later. So consecutive windows share `window - hop` frames and
-the dance has no seams. Offline the music for every frame is real (the live engine extrapolates the
-frames not yet heard); past the end of the song it is extrapolated the same way the engine does.
+The same plan as `liveedit serve` (liveedit.core.scheduler / continuation), with the playhead
+replaced by a cursor that jumps ahead instead of waiting for the music:
+
+  * a window is 150 frames; its first `context` frames (60 = 2 s, the engine's default) are motion
+    already there (known frames, with a mask); the other 90 are new and are written into the dance,
+    replacing what the previous window had predicted for them;
+  * the known/new boundary then moves on by a hop (30 frames = 1 s), taken on the next beat as the
+    engine does (or after 1.5 hops when no beat comes), and the next window continues from there.
+
+So every frame ends up coming from a window that saw the 2 s before it as fixed motion: the dance
+has no seams. Offline the music for every frame of the song is real (live, unheard frames are
+extrapolated); past the song's end it is extrapolated with the engine's own `extrapolate_music`
+(repeat the last bar, beats from the grid), and those frames are cut off afterwards.
 """
 from __future__ import annotations
 
@@ -14,8 +22,12 @@ from typing import Callable
 import numpy as np
 from tqdm import tqdm
 
-WINDOW = 150
-HOP = 30  # 1 s at 30 fps: the live engine's default hop
+from liveedit.core.beats import GridState
+from liveedit.core.continuation import WINDOW, extrapolate_music, window_plan
+from liveedit.core.scheduler import SchedulerConfig
+
+HOP = SchedulerConfig.hop          # 30 frames: 1 s at 30 fps
+CONTEXT = SchedulerConfig.context  # 60 known frames at the start of a window
 
 
 @dataclass(frozen=True)
@@ -31,39 +43,42 @@ class Step:
         return self.cursor - self.start
 
 
-def plan(first: int, stop: int, total: int, window: int = WINDOW, hop: int = HOP) -> list[Step]:
-    """Windows that fill frames [first, stop) of a buffer of `total` frames (total >= window).
+def plan(first: int, stop: int, beat_frames: np.ndarray | None = None, window: int = WINDOW,
+         hop: int = HOP, context: int = CONTEXT) -> list[Step]:
+    """Windows that make frames [first, stop); frames before `first` are there already (known).
 
-    Frames before `first` are already there and serve as known frames. Each window keeps at most
-    `window - hop` known frames and commits the rest; near the end of the buffer the window slides
-    back so that it still fits (more known frames, fewer new ones).
+    Each window keeps min(context, cursor) known frames; the cursor then advances by `hop`, moved to
+    the next beat frame at or after it when one comes within half a hop. The last window is the
+    first that reaches `stop`; windows may run past `stop` (pad the buffers to `plan[-1].end`).
     """
-    if total < window:
-        raise ValueError(f"buffer of {total} frames is shorter than a window ({window}); pad it first")
-    if not 0 < hop <= window:
-        raise ValueError(f"hop must be in 1..{window}, got {hop}")
+    if not 0 < hop <= window - context:
+        raise ValueError(f"hop must be in 1..{window - context} frames (window {window}, context {context}), got {hop}")
+    beats = np.sort(np.asarray(beat_frames if beat_frames is not None else [], np.int64))
     steps: list[Step] = []
     cursor = first
-    while cursor < stop:
-        start = max(0, cursor - (window - hop))
-        start = min(start, total - window)
-        steps.append(Step(start, cursor, start + window))
-        cursor = start + window
-    return steps
+    while True:
+        start, n_known = window_plan(cursor, cursor, 0, context, window)
+        steps.append(Step(start, start + n_known, start + window))
+        if start + window >= stop:
+            return steps
+        nxt = cursor + hop
+        on_beat = beats[(beats >= nxt) & (beats <= nxt + hop // 2)]
+        cursor = int(on_beat[0]) if len(on_beat) else nxt
 
 
 # (window start, music (W, 35), motion buffer slice (W, 151), known mask (W,)) -> (W, 151)
 WindowFn = Callable[[int, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
-def run(fn: WindowFn, music: np.ndarray, buffer: np.ndarray, first: int, stop: int,
-        window: int = WINDOW, hop: int = HOP, desc: str = "windows", progress: bool = True) -> np.ndarray:
-    """Fill buffer[first:stop] (and up to the last window's end) by continuation; returns `buffer`.
+def run(fn: WindowFn, music: np.ndarray, buffer: np.ndarray, steps: list[Step], desc: str = "windows",
+        progress: bool = True) -> np.ndarray:
+    """Run the planned windows, writing each window's new frames into `buffer`; returns `buffer`.
 
-    music: (N, 35), buffer: (N, 151), N >= window. buffer[:first] must already hold motion.
+    music: (N, 35), buffer: (N, 151) with N >= steps[-1].end; frames before steps[0].cursor must
+    already hold motion.
     """
-    steps = plan(first, stop, len(buffer), window, hop)
     for st in tqdm(steps, desc=desc, unit="win", disable=not progress, leave=False):
+        window = st.end - st.start
         mask = np.zeros(window, dtype=bool)
         mask[: st.known] = True
         out = fn(st.start, music[st.start:st.end], buffer[st.start:st.end].copy(), mask)
@@ -73,20 +88,24 @@ def run(fn: WindowFn, music: np.ndarray, buffer: np.ndarray, first: int, stop: i
     return buffer
 
 
-def extend_music(music: np.ndarray, total: int, beat_times: np.ndarray, fps: int) -> np.ndarray:
-    """Music features (T, D) continued to `total` frames by repeating the last bar (4 beats).
+def beat_frames(beat_times: np.ndarray, fps: int) -> np.ndarray:
+    return np.round(np.asarray(beat_times, np.float64) * fps).astype(np.int64)
 
-    The live engine extrapolates unheard music from its beat grid the same way; with no usable beats
-    the last 2 s are repeated.
-    """
+
+def extend_music(music: np.ndarray, total: int, beat_times: np.ndarray, fps: int) -> np.ndarray:
+    """Music features (T, 35) continued to `total` frames the way the live engine extrapolates
+    unheard music: repeat the last bar, beats from the grid the song's beats imply."""
     T = len(music)
     if total <= T:
         return music[:total]
     beats = np.asarray(beat_times, np.float64)
-    beats = beats[beats * fps < T]
-    period = float(np.median(np.diff(beats))) if len(beats) >= 2 else 0.0
-    bar = int(round(4 * period * fps)) if period > 0 else 2 * fps
-    bar = max(1, min(bar, T))
-    tail = music[T - bar:]
-    reps = int(np.ceil((total - T) / bar))
-    return np.concatenate([music, np.tile(tail, (reps, 1))[: total - T]], axis=0)
+    grid = GridState.from_beats(beats[beats * fps < T])
+    ext = extrapolate_music(music, grid, total - T, first_frame=0, fps=fps)
+    return np.concatenate([music, ext.astype(music.dtype)], axis=0)
+
+
+def pad_frames(x: np.ndarray, total: int) -> np.ndarray:
+    """Repeat the last frame to reach `total` frames."""
+    if len(x) >= total:
+        return x
+    return np.concatenate([x, np.repeat(x[-1:], total - len(x), axis=0)], axis=0)

@@ -24,23 +24,26 @@ def frame_jumps(motion: np.ndarray) -> np.ndarray:
     return np.linalg.norm(np.diff(j, axis=0), axis=-1).max(axis=1)
 
 
-def seam_frames(T: int) -> list[int]:
-    """Frame indices where a window's committed frames start (other than the first window)."""
-    return [s.cursor for s in rolling.plan(0, T, max(T, 150))][1:]
+def seam_frames(T: int, beats: np.ndarray) -> list[int]:
+    """Frames where a window's new frames start after its known ones (other than the first window)."""
+    return [s.cursor for s in rolling.plan(0, T, rolling.beat_frames(beats, 30))][1:]
 
 
-def test_plan_covers_every_frame_once_with_known_prefixes():
-    steps = rolling.plan(0, 437, 437)
+def test_plan_follows_the_live_engine():
+    beats = np.arange(0, 20, 0.5)
+    steps = rolling.plan(0, 437, rolling.beat_frames(beats, 30))
     assert steps[0] == rolling.Step(0, 0, 150)
-    covered = np.zeros(437, int)
-    for s in steps:
-        covered[s.cursor:s.end] += 1
+    assert steps[-1].end >= 437 and steps[-2].end < 437
+    for prev, s in zip(steps, steps[1:]):
         assert s.end - s.start == 150
-        assert s.known == 0 if s is steps[0] else s.known >= 120
-    assert (covered == 1).all()
-    # The edit case: starting mid-song keeps the frames before as known context.
-    first = rolling.plan(200, 300, 437)[0]
-    assert (first.start, first.cursor) == (80, 200)
+        assert s.known == min(60, s.cursor)  # the engine's 2 s of context
+        assert 30 <= s.cursor - prev.cursor <= 45  # a hop, moved onto the next beat
+        assert s.cursor % 15 == 0  # beats every 0.5 s = 15 frames
+    # The edit case: starting mid-song keeps the 2 s before as known context.
+    first = rolling.plan(200, 300)[0]
+    assert (first.start, first.cursor, first.end) == (140, 200, 290)
+    # No beats: plain 1 s hops.
+    assert [s.cursor for s in rolling.plan(0, 300)][:4] == [0, 30, 60, 90]
 
 
 @pytest.mark.parametrize("T", [61, 150, 437])
@@ -50,9 +53,9 @@ def test_length_and_no_seams(T):
     motion = generate_motion(model, music, beats, steps=3, seed=1, progress=False)
     assert motion.shape == (T, 151)
     calls = model.calls
-    assert calls[0]["known"] is None and all(c["known"] >= 120 for c in calls[1:])
+    assert calls[0]["known"] is None and all(c["known"] >= 30 for c in calls[1:])
     jumps = frame_jumps(motion)
-    seams = seam_frames(T)
+    seams = seam_frames(T, beats)
     assert len(seams) == len(calls) - 1
     normal = np.percentile(jumps, 99)
     for s in seams:
@@ -69,7 +72,7 @@ def test_seam_check_catches_a_model_that_ignores_known_frames():
     motion = generate_motion(Forgetful(), music, beats, steps=3, seed=1, progress=False)
     jumps = frame_jumps(motion)
     normal = np.median(jumps)
-    assert max(jumps[s - 1] for s in seam_frames(300)) > 5 * normal
+    assert max(jumps[s - 1] for s in seam_frames(300, beats)) > 5 * normal
 
 
 def test_same_seed_same_dance():
@@ -117,3 +120,10 @@ def test_cli_generate_from_midi(tmp_path):
                  "--steps", "1", "-q"]) == 0
     d = dancefile.load(out)
     assert d.meta["beat_source"] == "midi" and d.duration >= 3.0
+
+
+@pytest.mark.parametrize("ext", ["flac", "mp3", "ogg"])
+def test_compressed_formats_read(tmp_path, ext):
+    write_test_song(tmp_path / f"song.{ext}", seconds=2.0)
+    song = load_song(tmp_path / f"song.{ext}")
+    assert abs(song.duration - 2.0) < 0.1 and np.abs(song.audio).max() > 0.3
