@@ -161,15 +161,14 @@ class ModelLike(Protocol):
 def run_window(model: ModelLike, req: WindowRequest, music_guidance: float = 2.0) -> WindowResult:
     """The paper's iterations on one window.
 
-    initial = generate(music, known = initial stream), then each active edit in order edits the
-    previous level with `initial` as reference. Known frames: with no edits the shown stream (so the
-    stream continues what was actually sent, also right after an /undo); with edits, the initial
-    stream for the prediction and the shown stream for the edits (so the edited stream continues
-    itself seamlessly).
+    initial = generate(music, known = the initial stream), then each active edit in order edits the
+    previous level with `initial` as reference and the shown stream as known frames, so an edited
+    stream continues itself seamlessly. The initial stream always continues itself: with no edits
+    it is what is shown; after an /undo or an expiry the shown stream returns to it (the timeline
+    cross-fades the seam), so the unedited dance comes back at once instead of lingering.
     """
     mask = req.known_mask if req.n_known > 0 else None
-    known_for_initial = req.known if not req.prompts else req.known_initial
-    initial = model.generate(req.music, known=known_for_initial if mask is not None else None,
+    initial = model.generate(req.music, known=req.known_initial if mask is not None else None,
                              known_mask=mask, steps=req.steps, music_guidance=music_guidance, seed=req.seed)
     current = initial
     for i, prompt in enumerate(req.prompts):
