@@ -147,8 +147,12 @@ def load_audio_file(path: str | Path) -> tuple[np.ndarray, int]:
         return data, int(rate)
     except Exception as first:  # libsndfile cannot read it: try librosa (ffmpeg via audioread)
         try:
+            import warnings  # noqa: PLC0415
+
             import librosa  # noqa: PLC0415
-            y, rate = librosa.load(str(path), sr=None, mono=False)
+            with warnings.catch_warnings():  # its "PySoundFile failed, trying audioread" is expected here
+                warnings.simplefilter("ignore")
+                y, rate = librosa.load(str(path), sr=None, mono=False)
             y = np.atleast_2d(y).T.astype(np.float32)
             return y, int(rate)
         except Exception as second:

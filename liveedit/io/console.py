@@ -83,9 +83,15 @@ class ConsoleInput:
             if item is None or queue.qsize() < MAX_QUEUED_LINES:
                 queue.put_nowait(item)
 
+        # Read bytes and decode leniently: one invalid UTF-8 byte must not end the console.
+        raw = getattr(self.stdin, "buffer", None)
         try:
-            for line in iter(self.stdin.readline, ""):
-                loop.call_soon_threadsafe(put, line)
+            if raw is not None:
+                for data in iter(raw.readline, b""):
+                    loop.call_soon_threadsafe(put, data.decode("utf-8", errors="replace"))
+            else:
+                for line in iter(self.stdin.readline, ""):
+                    loop.call_soon_threadsafe(put, line)
         except (OSError, ValueError, RuntimeError):  # closed stream or loop
             pass
         try:

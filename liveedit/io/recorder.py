@@ -34,7 +34,7 @@ from model.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS, REST_OFFSETS, forwa
 log = logging.getLogger(__name__)
 
 FPS = 30
-JOURNAL_FLOATS = 8 + NUM_JOINTS * 4     # frame, t, bpm, beat, phase, root(3), rotations(96) = 105
+JOURNAL_FLOATS = 8 + NUM_JOINTS * 4     # frame, t, bpm, beat, phase, root(3), rotations(96) = 104
 BVH_ORDER = "ZXY"
 CM = 100.0                               # BVH is written in centimetres
 
@@ -134,7 +134,7 @@ class _Rows:
     """Per-frame data, derived in the writer thread in chunks."""
 
     def __init__(self) -> None:
-        self.journal: list[np.ndarray] = []   # (n, 105) float32 chunks
+        self.journal: list[np.ndarray] = []   # (n, 104) float32 chunks
         self.rotmats: list[np.ndarray] = []   # (n, 24, 3, 3)
         self.axis_angle: list[np.ndarray] = []  # (n, 72)
         self.bvh_lines: list[str] = []
@@ -343,7 +343,7 @@ def write_recording(directory: Path, rows: _Rows, beats: list[dict], events: lis
 
 
 def read_journal(path: str | Path) -> np.ndarray:
-    """(T, 105) float32 records of a journal; a torn last record is ignored."""
+    """(T, 104) float32 records of a journal; a torn last record is ignored."""
     data = Path(path).read_bytes()
     usable = len(data) - len(data) % (JOURNAL_FLOATS * 4)
     return np.frombuffer(data[:usable], dtype="<f4").reshape(-1, JOURNAL_FLOATS)
