@@ -174,8 +174,9 @@ class Frames:
         self.floor.set_segments(list(self.cam.project(_floor_lines(self.cam.targets[t]), t)))
 
         past = self.beats[self.beats <= now + 0.5 / self.fps]
-        since = now - past[-1] if len(past) else np.inf
-        self.flash.set_alpha(float(max(0.0, 1.0 - since / FLASH_S)))
+        # A beat up to half a frame ahead counts as now (since < 0): full flash.
+        since = max(0.0, now - past[-1]) if len(past) else np.inf
+        self.flash.set_alpha(float(np.clip(1.0 - since / FLASH_S, 0.0, 1.0)))
         near = self.beats[np.abs(self.beats - now) <= STRIP_S] - now
         self.strip_ticks.set_segments([((x, 0.1), (x, 0.9)) for x in near])
         self.text.set_text(f"{now:6.2f} s  beat {len(past):4d}")

@@ -60,15 +60,18 @@ def test_beat_flash_shows_on_beats(tmp_path):
     motion = generate_motion(FakeDanceModel(), np.zeros((T, 35), np.float32), np.array([1.0]), progress=False)
     from model.motion import joints_from_motion
 
-    frames = Frames(joints_from_motion(motion).numpy(), 30, np.array([1.0]), size=96)
+    # Beats between frames too (1.01 s is a third of a frame after frame 30).
+    frames = Frames(joints_from_motion(motion).numpy(), 30, np.array([1.01, 1.5]), size=96)
     try:
-        frames.draw(30)
-        on = frames.flash.get_alpha()
-        frames.draw(20)
-        off = frames.flash.get_alpha()
+        alphas = []
+        for t in range(T):
+            frames.draw(t)
+            alphas.append(frames.flash.get_alpha())
     finally:
         frames.close()
-    assert on == pytest.approx(1.0) and off == 0.0
+    alphas = np.array(alphas)
+    assert alphas[30] == pytest.approx(1.0) and alphas[45] == pytest.approx(1.0)
+    assert (alphas[:30] == 0).all() and 0 < alphas[32] < 1 and alphas[40] == 0
 
 
 def test_unreadable_audio_is_an_error_and_writes_nothing(tmp_path):
