@@ -1,0 +1,175 @@
+"""Build the procedural dance/edit corpus: songs, seed dances and multi-turn edit chains.
+
+    python training/make_corpus.py --out data/corpus                 # default training corpus
+    python training/make_corpus.py --out /tmp/tiny --songs 2 --chains 4 --song-seconds 10 --frames 150
+    liveedit corpus --out data/corpus                                # the same, from the CLI
+
+Work is split per song: a worker composes and renders one song, saves it with its music features,
+then writes all chains of that song (each chain: a seed dance on a window of the song and 3 verified
+edits). Workers run in parallel (multiprocessing); a tqdm bar counts songs. The time taken and the
+size on disk are printed at the end and written into corpus.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+
+DEFAULTS = {"songs": 300, "chains": 7000, "song_seconds": 24.0, "frames": 240, "edits": 3, "workers": 2, "seed": 0}
+
+
+def _init_worker() -> None:
+    import torch  # noqa: PLC0415
+    torch.set_num_threads(1)
+
+
+def _song_task(args: tuple) -> dict:
+    """Make one song and all its chains; returns records and counts (runs in a worker)."""
+    (out, song_index, seed, n_chains, song_seconds, n_frames, n_edits, silent, chain_offset) = args
+    from model.music import extract_features  # noqa: PLC0415
+    from training.corpus import format as fmt  # noqa: PLC0415
+    from training.corpus.chains import SongMeta, make_chain  # noqa: PLC0415
+    from training.corpus.songs import make_song, save_song  # noqa: PLC0415
+
+    out = Path(out)
+    song = make_song(seed * 1_000_003 + song_index, duration=song_seconds, render=not silent)
+    save_song(song, out / fmt.SONGS_DIR)
+    feats = extract_features(song.audio, song.beat_times)
+    fp = fmt.feature_path(out, song.song_id)
+    fp.parent.mkdir(parents=True, exist_ok=True)
+    np.save(fp, feats.astype(np.float32))
+    meta = SongMeta.from_song(song)
+    split = fmt.song_split(song.song_id)
+    records, frames = [], 0
+    for j in range(n_chains):
+        rng = np.random.default_rng([seed, song_index, j])
+        cid = f"c{chain_offset + j:07d}"
+        chain = make_chain(meta, rng, cid, n_frames=n_frames, n_edits=n_edits, split=split)
+        for rec, motion in zip(chain.records, chain.motions):
+            fmt.save_motion(out, rec["motion_id"], motion)
+            frames += len(motion)
+        records.extend(chain.records)
+    return {"records": records, "frames": frames, "song_id": song.song_id, "split": split}
+
+
+def _dir_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+
+
+def build_corpus(out: str | Path, songs: int = DEFAULTS["songs"], chains: int = DEFAULTS["chains"],
+                 song_seconds: float = DEFAULTS["song_seconds"], frames: int = DEFAULTS["frames"],
+                 edits: int = DEFAULTS["edits"], workers: int = DEFAULTS["workers"], seed: int = DEFAULTS["seed"],
+                 silent: bool = False, progress: bool = True) -> dict:
+    """Write a corpus to `out` (see docs/corpus.md) and return its summary (also in corpus.json)."""
+    from tqdm import tqdm  # noqa: PLC0415
+
+    from training.corpus import format as fmt  # noqa: PLC0415
+
+    if songs < 1 or chains < 1:
+        raise ValueError("need at least one song and one chain")
+    if song_seconds * 30 < frames:
+        raise ValueError(f"songs of {song_seconds} s are shorter than {frames} frames at 30 fps")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if (out / fmt.MANIFEST).exists():
+        (out / fmt.MANIFEST).unlink()
+    per_song = [chains // songs + (1 if i < chains % songs else 0) for i in range(songs)]
+    offsets = np.concatenate([[0], np.cumsum(per_song)[:-1]]).astype(int)
+    tasks = [(str(out), i, seed, per_song[i], song_seconds, frames, edits, silent, int(offsets[i]))
+             for i in range(songs) if per_song[i] > 0]
+    t0 = time.time()
+    n_motions = n_edits = n_frames = 0
+    splits: dict[str, int] = {}
+    levels: dict[str, int] = {}
+    types: dict[str, int] = {}
+
+    def consume(res: dict) -> None:
+        nonlocal n_motions, n_edits, n_frames
+        fmt.write_manifest(out, res["records"], append=True)
+        n_motions += len(res["records"])
+        n_frames += res["frames"]
+        for r in res["records"]:
+            splits[r["split"]] = splits.get(r["split"], 0) + 1
+            if r["parent_id"] is not None:
+                n_edits += 1
+                levels[r["level"]] = levels.get(r["level"], 0) + 1
+                types[r["edit_type"]] = types.get(r["edit_type"], 0) + 1
+
+    bar = tqdm(total=len(tasks), unit="song", desc="corpus", disable=not progress)
+    if workers > 1:
+        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        with ctx.Pool(workers, initializer=_init_worker) as pool:
+            for res in pool.imap_unordered(_song_task, tasks):
+                consume(res)
+                bar.update(1)
+                bar.set_postfix(edits=n_edits, frames=n_frames)
+    else:
+        _init_worker()
+        for t in tasks:
+            consume(_song_task(t))
+            bar.update(1)
+            bar.set_postfix(edits=n_edits, frames=n_frames)
+    bar.close()
+    seconds = time.time() - t0
+    size = _dir_size(out)
+    summary = {
+        "songs": len(tasks), "chains": chains, "motions": n_motions, "edit_pairs": n_edits, "frames": n_frames,
+        "fps": 30, "frames_per_motion": frames, "song_seconds": song_seconds, "seed": seed, "workers": workers,
+        "seconds": round(seconds, 1), "bytes": size, "splits": splits, "levels": levels, "edit_types": types,
+        "silent_audio": silent,
+    }
+    fmt.write_header(out, summary)
+    return summary
+
+
+def format_summary(s: dict) -> str:
+    return (f"{s['songs']} songs, {s['chains']} chains, {s['motions']} motions, {s['edit_pairs']} edit pairs, "
+            f"{s['frames']:,} frames ({s['frames'] / 30 / 3600:.1f} h of dance) in {s['seconds']:.0f} s "
+            f"with {s['workers']} workers; {s['bytes'] / 1e9:.2f} GB on disk")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, help="output directory (created)")
+    p.add_argument("--songs", type=int, default=DEFAULTS["songs"], help="number of songs (default %(default)s)")
+    p.add_argument("--chains", type=int, default=DEFAULTS["chains"], help="number of edit chains (default %(default)s)")
+    p.add_argument("--song-seconds", type=float, default=DEFAULTS["song_seconds"], help="song length (default %(default)s)")
+    p.add_argument("--frames", type=int, default=DEFAULTS["frames"], help="frames per dance at 30 fps (default %(default)s)")
+    p.add_argument("--edits", type=int, default=DEFAULTS["edits"], help="edits per chain (default %(default)s)")
+    p.add_argument("--workers", type=int, default=DEFAULTS["workers"], help="parallel processes (default %(default)s)")
+    p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
+    p.add_argument("--silent", action="store_true", help="skip audio rendering (silent songs; for quick tests)")
+    p.add_argument("--pictures", metavar="DIR", help="also draw the contact sheet and an edit chain into DIR")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    summary = build_corpus(args.out, songs=args.songs, chains=args.chains, song_seconds=args.song_seconds,
+                           frames=args.frames, edits=args.edits, workers=args.workers, seed=args.seed,
+                           silent=args.silent, progress=not args.no_progress)
+    print(format_summary(summary))
+    print(json.dumps({k: summary[k] for k in ("splits", "levels")}))
+    if args.pictures:
+        from training.corpus.pictures import draw_all  # noqa: PLC0415
+        for p in draw_all(args.pictures, args.out):
+            print("wrote", p)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(p)
+    return run(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    sys.exit(main())
