@@ -80,6 +80,7 @@ class DeviceAudioSource:
         info = sd.query_devices(device, "input")
         self.device_index: int = int(info["index"])
         self.device_name: str = str(info["name"])
+        self.name = f"input:{self.device_name}"
         self.device_rate = float(device_rate or info["default_samplerate"])
         self.channels = int(channels or min(2, max(1, int(info["max_input_channels"]))))
         self.blocksize = blocksize
@@ -223,6 +224,27 @@ class FileAudioSource:
     def finished(self) -> bool:
         return not self.loop and self._read_pos >= len(self.audio)
 
+    def _open_output(self):
+        """An output stream at the song's rate, or (JACK and some cards accept one rate only) at the
+        device's rate with the song resampled for playback."""
+        import sounddevice as sd  # noqa: PLC0415
+
+        self._sd = sd
+        channels = min(2, self.native.shape[1])
+        try:
+            out = sd.OutputStream(samplerate=self.native_rate, channels=channels, dtype="float32",
+                                  callback=self._out_callback)
+        except sd.PortAudioError:
+            rate = int(sd.query_devices(kind="output")["default_samplerate"])
+            if rate == self.native_rate:
+                raise
+            import soxr  # noqa: PLC0415
+            self.native = np.ascontiguousarray(soxr.resample(self.native, self.native_rate, rate), dtype=np.float32)
+            self.native_rate = rate
+            out = sd.OutputStream(samplerate=rate, channels=channels, dtype="float32", callback=self._out_callback)
+        out.start()
+        return out
+
     def _out_callback(self, outdata: np.ndarray, frames: int, time_info, status) -> None:
         n = len(self.native)
         pos = self._native_pos
@@ -246,11 +268,9 @@ class FileAudioSource:
             want = _has_output_device()
         if want:
             try:
-                import sounddevice as sd  # noqa: PLC0415
-                self._out = sd.OutputStream(samplerate=self.native_rate, channels=min(2, self.native.shape[1]),
-                                            dtype="float32", callback=self._out_callback)
-                self._out.start()
-                log.info("playing %s to %s", self.name, sd.query_devices(self._out.device)["name"])
+                self._out = self._open_output()
+                log.info("playing %s to %s at %d Hz", self.name,
+                         self._sd.query_devices(self._out.device)["name"], self.native_rate)
             except Exception as exc:  # no usable output: pace by the clock instead
                 log.warning("cannot play %s to a sound card (%s); running silently", self.name, exc)
                 self._out = None

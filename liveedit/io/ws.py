@@ -32,6 +32,9 @@ from liveedit import protocol as proto
 from liveedit.core.messages import Command, PoseFrame, Reply
 
 log = logging.getLogger(__name__)
+# websockets logs every connection at INFO; with a hundred viewers that drowns the console.
+_ws_log = logging.getLogger(__name__ + ".websockets")
+_ws_log.setLevel(logging.WARNING)
 
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 FRAME_QUEUE = 4          # pose frames held per client; older ones are dropped
@@ -160,7 +163,7 @@ class WebSocketServer:
         self._server = await serve(
             self._handler, self.host, self.port, process_request=self._process_request,
             max_size=proto.MAX_WS_MESSAGE, max_queue=16, compression=None,  # deflate per client costs CPU
-            ping_interval=20, ping_timeout=20, close_timeout=2)
+            ping_interval=20, ping_timeout=20, close_timeout=2, logger=_ws_log)
         log.info("viewer on http://%s:%d/ , stream on ws://%s:%d/ws", *self.address, *self.address)
 
     async def stop(self) -> None:

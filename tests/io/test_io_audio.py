@@ -105,7 +105,8 @@ async def test_jack_input_hears_a_tone_played_by_a_jack_client(jack):
     mic = open_audio_source("default")
     await mic.start()
     after_in = _jack_ports()
-    player = FileAudioSource(tone(440, 10.0, 48000), 48000, play=True, loop=True)
+    # 44.1 kHz into a 48 kHz JACK server: the player resamples for playback.
+    player = FileAudioSource(tone(440, 10.0, 44100), 44100, play=True, loop=True)
     await player.start()
     try:
         assert player.playing_to_device, "the file player could not open the JACK output"
