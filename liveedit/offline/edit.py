@@ -101,7 +101,7 @@ def edit_motion(model: Any, music: np.ndarray, beat_times: np.ndarray, initial: 
     edited = cur_ext.copy()  # frames before `a` stay as they are and are the first window's known frames
 
     def step(start: int, mus: np.ndarray, known: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        win_seed = None if seed is None else seed * 100003 + start
+        win_seed = None if seed is None else (seed * 100003 + start) % 2**31
         end = start + window
         return np.asarray(model.edit(mus, init_ext[start:end], cur_ext[start:end], prompt,
                                      known=known if mask.any() else None,
@@ -118,6 +118,9 @@ def edit_dance(dance: Dance, model: Any, prompt: str, *, start: float | None = N
     """Run one editing iteration and append it to the dance's history (in place; returns `dance`)."""
     prompt = check_prompt(prompt)
     a, b, s, e = span_frames(dance, start, end)
+    if getattr(model, "can_edit", True) is False:
+        raise OfflineError(f"the model ({getattr(model, 'name', 'checkpoint')}) has no editing branch "
+                           "(its second training stage did not run); use a checkpoint trained for editing")
     if not np.isfinite(strength) or strength < 0:
         raise OfflineError(f"--strength must be a number >= 0, got {strength}")
     if steps < 1:

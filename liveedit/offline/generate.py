@@ -90,24 +90,10 @@ def _sidecar_beats(path: Path) -> np.ndarray | None:
 
 
 def track_beats(audio: np.ndarray) -> np.ndarray:
-    """Beat times (s) of mono audio at SAMPLE_RATE, by the live engine's tracker."""
-    try:
-        from liveedit.core.beats import track_beats as engine_track_beats  # noqa: PLC0415
-    except ImportError:
-        engine_track_beats = None
-    if engine_track_beats is not None:
-        return np.asarray(engine_track_beats(audio), np.float64)
-    # Until the engine's tracker is importable: aubio's causal tracker over the whole buffer.
-    import aubio  # noqa: PLC0415
+    """Beat times (s) of mono audio at SAMPLE_RATE, by the live engine's causal beat grid."""
+    from liveedit.core.beats import track_beats as engine_track_beats  # noqa: PLC0415
 
-    hop = 512
-    tempo = aubio.tempo("default", 1024, hop, SAMPLE_RATE)
-    beats = []
-    a = np.ascontiguousarray(audio, dtype=np.float32)
-    for i in range(0, len(a) - hop + 1, hop):
-        if tempo(a[i:i + hop])[0]:
-            beats.append(float(tempo.get_last_s()))
-    return np.asarray(beats, np.float64)
+    return np.asarray(engine_track_beats(audio), np.float64)
 
 
 def load_song(path: str | Path) -> Song:
@@ -188,7 +174,7 @@ def generate_motion(model: Any, music: np.ndarray, beat_times: np.ndarray, *, st
 
     def step(start: int, mus: np.ndarray, known: np.ndarray, mask: np.ndarray) -> np.ndarray:
         # A distinct, reproducible seed per window (same seed + same song = same dance).
-        win_seed = None if seed is None else seed * 100003 + start
+        win_seed = None if seed is None else (seed * 100003 + start) % 2**31
         return np.asarray(model.generate(mus, known=known if mask.any() else None,
                                          known_mask=mask if mask.any() else None, steps=steps,
                                          music_guidance=music_guidance, seed=win_seed), np.float32)
