@@ -101,3 +101,21 @@ def test_failed_write_leaves_the_old_file_untouched(tmp_path):
             raise RuntimeError("crash mid-write")
     assert sha(p) == before
     assert sorted(x.name for x in tmp_path.iterdir()) == ["d.npz"]  # no temp file left behind
+
+
+def test_aist_keys_read_back_by_the_aistpp_loader(tmp_path):
+    """The AIST++ keys, put in an AIST++ pickle as they are, give our motion back."""
+    import pickle
+
+    from training.loaders.aistpp import load_aistpp_motion
+
+    d = make_dance(30)
+    p = dancefile.save(d, tmp_path / "d.npz")
+    with np.load(p, allow_pickle=False) as z:
+        aist = {k: z[k] for k in ("smpl_poses", "smpl_trans", "smpl_scaling")}
+    with open(tmp_path / "gBR_sBM_cAll_d04_mBR0_ch01.pkl", "wb") as f:
+        pickle.dump(aist, f)
+    back = load_aistpp_motion(tmp_path / "gBR_sBM_cAll_d04_mBR0_ch01.pkl", source_fps=30)
+    np.testing.assert_allclose(back[:, 4:7], d.current[:, 4:7], atol=1e-5)
+    R = rot.np_rot6d_to_matrix(back[:, 7:].reshape(30, 24, 6))
+    np.testing.assert_allclose(R, rot.np_rot6d_to_matrix(d.current[:, 7:].reshape(30, 24, 6)), atol=1e-4)
