@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 AUTH_SECONDS = 600.0
 MAX_PENDING = 64          # commands waiting for the engine; more get a "busy" reply
 MAX_SENDERS = 1024        # per-sender rate state kept for this many addresses
+MAX_BUNDLE_MESSAGES = 16  # messages in one packet (a 4 KiB bundle could otherwise hold hundreds)
 
 
 class Engine(Protocol):
@@ -109,7 +110,7 @@ class OscControlServer:
         if len(data) > proto.MAX_OSC_PACKET:
             self._error(addr, "error", f"packet of {len(data)} bytes refused; at most {proto.MAX_OSC_PACKET}")
             return
-        if not self._rate_ok(addr):
+        if not self._rate_ok(addr):  # the first message's token; each further one in a bundle costs one more
             return
         try:
             packet = osc_packet.OscPacket(data)
@@ -122,8 +123,13 @@ class OscControlServer:
         if not packet.messages:
             self._error(addr, "error", "empty or truncated OSC bundle")
             return
-        for timed in packet.messages:
+        if len(packet.messages) > MAX_BUNDLE_MESSAGES:
+            self._error(addr, "error", f"bundle of {len(packet.messages)} messages refused; at most {MAX_BUNDLE_MESSAGES}")
+            return
+        for n, timed in enumerate(packet.messages):
             msg = timed.message
+            if n and not self._rate_ok(addr):
+                return
             if any(c in msg.address for c in "*?[]{}!,"):
                 # OSC patterns would fan one message out to several commands (/* = undo+reset+...).
                 self._error(addr, "error", f"OSC address patterns are not accepted: {msg.address!r}")

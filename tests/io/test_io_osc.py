@@ -50,6 +50,13 @@ class UdpPeer(asyncio.DatagramProtocol):
         return list(msg.params)
 
 
+def _bundle(addresses: list[str]) -> bytes:
+    b = OscBundleBuilder(0)
+    for a in addresses:
+        b.add_content(OscMessageBuilder(a).build())
+    return b.build().dgram
+
+
 @pytest.fixture
 async def server(engine):
     srv = OscControlServer(engine, "127.0.0.1", 0)
@@ -100,6 +107,7 @@ async def test_bad_input_gets_error_replies_and_server_survives(server, engine):
         build_message("/tempo", []),                     # missing argument
         build_message("/*", []),                         # a pattern would fan out to every command
         b"#bundle\x00" + b"\x00" * 8 + b"\x00\x00\x00\x40",  # truncated bundle
+        _bundle(["/tap"] * 40),                          # too many messages in one packet
     ]
     for data in cases:
         peer.transport.sendto(data)
