@@ -50,7 +50,9 @@ class EvalEdit:
     expected: dict[str, float]          # attribute -> signed expected change (sign = direction)
     motion: np.ndarray | None = None    # (T, 151) ground-truth dance after this edit
     edit_type: str = ""
-    held_out: bool = False              # held-out phrasing or move/edit combination
+    held_out: bool = False              # held-out phrasing
+    held_out_combo: bool = False        # held-out move/edit combination
+    keep: list[str] | None = None       # attributes the edit promises to keep (None: all others)
 
 
 @dataclass
@@ -99,43 +101,46 @@ def windows_from_chains(chains: Iterable[EvalChain], window: int = WINDOW, per_c
 
 def load_corpus_windows(corpus: str | Path, split: str, max_windows: int | None = None,
                         per_chain: int | None = None) -> tuple[list[Window], int]:
-    """5 s windows of one split of the procedural corpus (or a user's manifest in the same layout),
-    reading chains only until `max_windows` are cut. Returns (windows, chains read)."""
-    from training.corpus.dataset import CorpusDataset  # noqa: PLC0415  (owned by the corpus package)
+    """5 s windows of one split of a corpus directory (training/corpus/format.py: the procedural
+    corpus or a user's edit pairs), reading chains only until `max_windows` are cut.
 
-    ds = CorpusDataset(corpus, split=split)
+    A chain is a seed record (no parent) and the records edited from it, followed by parent links.
+    Returns (windows, chains read).
+    """
+    from training.corpus import format as fmt  # noqa: PLC0415  (owned by the corpus package)
+    from training.corpus.dataset import SongCache, window  # noqa: PLC0415
+
+    root = Path(corpus)
+    recs = fmt.read_manifest(root)
+    songs = SongCache(root)
+    children: dict[str, list[dict]] = {}
+    for r in recs:
+        if r["parent_id"] is not None:
+            children.setdefault(r["parent_id"], []).append(r)
+    seeds = sorted((r for r in recs if r["parent_id"] is None and r["split"] == split), key=lambda r: r["motion_id"])
     windows: list[Window] = []
     n = 0
-    for i in range(len(ds)):
+    for seed in seeds:
         if max_windows and len(windows) >= max_windows:
             break
-        windows += windows_from_chains([_chain_from_corpus(ds, i)], per_chain=per_chain)
+        motion = fmt.load_motion(root, seed["motion_id"])
+        start = float(seed.get("start_time") or 0.0)
+        s0 = int(round(start * FPS))
+        edits, cur = [], seed
+        while children.get(cur["motion_id"]):
+            cur = sorted(children[cur["motion_id"]], key=lambda r: (r.get("step") or 0, r["motion_id"]))[0]
+            edits.append(EvalEdit(
+                prompt=str(cur["text"]), expected={k: float(v) for k, v in (cur.get("expected") or {}).items()},
+                motion=fmt.load_motion(root, cur["motion_id"]), edit_type=str(cur.get("edit_type") or ""),
+                held_out=bool(cur.get("heldout_phrasing")), held_out_combo=bool(cur.get("heldout_combo")),
+                keep=list(cur.get("keep") or []) or None))
+        chain = EvalChain(
+            name=str(seed.get("chain_id") or seed["motion_id"]),
+            music=window(songs.features(seed["song_id"]), s0, len(motion)),
+            beat_times=songs.beats(seed["song_id"]) - start, seed=motion, edits=edits, song=seed["song_id"])
+        windows += windows_from_chains([chain], per_chain=per_chain)
         n += 1
     return (windows[:max_windows] if max_windows else windows), n
-
-
-def _chain_from_corpus(ds, i: int) -> EvalChain:
-    """Adapter from one CorpusDataset chain to an EvalChain (see training/corpus/dataset.py)."""
-    ch = ds.chain(i) if hasattr(ds, "chain") else ds[i]
-    get = (lambda k, d=None: ch.get(k, d)) if isinstance(ch, dict) else (lambda k, d=None: getattr(ch, k, d))
-    edits = []
-    for e in get("edits", []) or []:
-        eg = (lambda k, d=None: e.get(k, d)) if isinstance(e, dict) else (lambda k, d=None: getattr(e, k, d))
-        edits.append(EvalEdit(
-            prompt=str(eg("text", None) or eg("prompt", "")),
-            expected={k: float(v) for k, v in dict(eg("expected", None) or eg("changes", {}) or {}).items()},
-            motion=None if eg("motion") is None else np.asarray(eg("motion"), np.float32),
-            edit_type=str(eg("edit_type", "") or eg("type", "")),
-            held_out=bool(eg("held_out", False)),
-        ))
-    return EvalChain(
-        name=str(get("id", None) or get("name", f"chain{i}")),
-        music=np.asarray(get("music"), np.float32),
-        beat_times=np.asarray(get("beat_times"), np.float64),
-        seed=np.asarray(get("seed", None) if get("seed", None) is not None else get("motion"), np.float32),
-        edits=edits,
-        song=str(get("song", None) or get("song_id", "")),
-    )
 
 
 # ---------------------------------------------------------------------------- synthetic data (tests, smoke runs)
@@ -303,7 +308,8 @@ def edit_scores(before: np.ndarray, after: np.ndarray, windows: Sequence[Window]
     out = []
     for b, a, w in zip(before, after, windows):
         e = w.edits[k - 1]
-        out.append(M.score_edit(b, a, w.beats, e.expected, spread, FPS, margin, tolerance, measure=measure))
+        out.append(M.score_edit(b, a, w.beats, e.expected, spread, FPS, margin, tolerance, measure=measure,
+                                keep=e.keep))
     return out
 
 

@@ -56,3 +56,11 @@ def test_lower_is_scored_by_sign_and_summary_rates():
 def test_attribute_spread_is_the_standard_deviation():
     s = attribute_spread([{"a": 0.0}, {"a": 2.0}])
     assert s == {"a": 1.0}
+
+
+def test_preservation_only_counts_the_attributes_the_edit_promises_to_keep():
+    before, after = {"x": 0.0, "y": 0.0, "z": 0.0}, {"x": 1.0, "y": 5.0, "z": 0.0}
+    spread = {"x": 1.0, "y": 1.0, "z": 1.0}
+    assert score_attributes(before, after, {"x": 1}, spread).preservation == 0.5
+    kept = score_attributes(before, after, {"x": 1}, spread, keep=["z"])
+    assert kept.preservation == 1.0 and set(kept.drift) == {"z"}

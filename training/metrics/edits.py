@@ -5,8 +5,8 @@ change; only the sign and non-zero-ness are used here). Given the dance before a
 
 * success: every requested attribute moved the requested way by at least `margin` x that attribute's
   spread in the corpus (its standard deviation over ground-truth dances);
-* preservation: the fraction of the other attributes whose change stays within `tolerance` x spread
-  (`preserved` is True when all of them do).
+* preservation: the fraction of the attributes it promises to keep (`keep`; by default all the
+  others) whose change stays within `tolerance` x spread (`preserved` is True when all of them do).
 
 Attributes are measured by `training.corpus.attributes.measure(joints, beat_times, fps)` by default
 (any function with that signature can be passed).
@@ -14,7 +14,7 @@ Attributes are measured by `training.corpus.attributes.measure(joints, beat_time
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -47,8 +47,13 @@ def score_attributes(
     spread: Mapping[str, float],
     margin: float = DEFAULT_MARGIN,
     tolerance: float = DEFAULT_TOLERANCE,
+    keep: Sequence[str] | None = None,
 ) -> EditOutcome:
-    """Score one edit from attribute values measured before and after it."""
+    """Score one edit from attribute values measured before and after it.
+
+    keep: the attributes the edit promises to leave alone (the corpus records them); None means
+    every attribute it does not request.
+    """
     unknown = [k for k in expected if k not in before or k not in after]
     if unknown:
         raise KeyError(f"expected changes name attributes that were not measured: {unknown}")
@@ -62,7 +67,7 @@ def score_attributes(
         delta = (float(after[name]) - float(before[name])) / s
         if name in requested:
             moved[name] = delta * requested[name]
-        else:
+        elif keep is None or name in keep:
             drift[name] = abs(delta)
     success = bool(requested) and all(m >= margin for m in moved.values())
     kept = [d <= tolerance for d in drift.values()]
@@ -86,12 +91,13 @@ def score_edit(
     margin: float = DEFAULT_MARGIN,
     tolerance: float = DEFAULT_TOLERANCE,
     measure: MeasureFn | None = None,
+    keep: Sequence[str] | None = None,
 ) -> EditOutcome:
     """Score one edit from joint positions (T, 24, 3) before and after it."""
     measure = measure or _default_measure()
     before = measure(np.asarray(before_joints), np.asarray(beat_times), fps=fps)
     after = measure(np.asarray(after_joints), np.asarray(beat_times), fps=fps)
-    return score_attributes(before, after, expected, spread, margin, tolerance)
+    return score_attributes(before, after, expected, spread, margin, tolerance, keep)
 
 
 def attribute_spread(attribute_rows: list[Mapping[str, float]]) -> dict[str, float]:
