@@ -8,7 +8,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from liveedit.core.messages import ActiveEdit, Command, PoseFrame, Reply
+from liveedit.core.messages import Command, PoseFrame, Reply
 
 
 class FakeEngine:
@@ -67,9 +67,6 @@ def jack_running() -> bool:
 def jack() -> None:
     if not jack_running():
         pytest.skip("no JACK server running (CI starts one: jackd --no-realtime -d dummy -r 48000 -p 512)")
-
-
-__all__ = ["ActiveEdit", "FakeEngine", "make_frame"]
 
 
 @pytest.fixture
