@@ -137,7 +137,8 @@ def build_pairs(pairs: Sequence[tuple[np.ndarray, np.ndarray, str]], embed: Text
     text = np.asarray(embed(prompts), dtype=np.float32)
     if text.shape != (len(prompts), text.shape[-1]):
         raise ValueError(f"text embedder returned {text.shape} for {len(prompts)} prompts")
-    return PairSet(np.stack([f[:S] for f in feats]), text, prompts)
+    # float16 storage: a corpus-sized set (thousands of pairs x 50 steps x 288) stays small
+    return PairSet(np.stack([f[:S] for f in feats]).astype(np.float16), text, prompts)
 
 
 def _same_text(prompts: list[str]) -> torch.Tensor:
@@ -157,7 +158,7 @@ class AlignmentScorer:
 
     def _x(self, feats: np.ndarray) -> torch.Tensor:
         S = self.model.cfg.steps_per_window
-        f = np.asarray(feats, dtype=np.float32)
+        f = np.asarray(feats).astype(np.float32)
         if f.shape[1] < S:
             f = np.concatenate([f, np.repeat(f[:, -1:], S - f.shape[1], axis=1)], axis=1)
         return torch.as_tensor((f[:, :S] - self.mean) / self.std)
@@ -235,17 +236,29 @@ def train_alignment(
     cfg: AlignmentConfig | None = None,
     progress: bool = True,
 ) -> AlignmentScorer:
-    """Train the alignment model with InfoNCE; returns a scorer with val retrieval in `.metrics`."""
+    """Train the alignment model with InfoNCE; returns a scorer with val retrieval in `.metrics`.
+
+    Runs on one CPU thread: the model is small enough that a second thread gains little, and on a
+    busy machine two spinning threads ran 15x slower than one.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train(train, val, steps, batch, lr, seed, max_seconds, cfg, progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(train, val, steps, batch, lr, seed, max_seconds, cfg, progress) -> AlignmentScorer:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     S = train.features.shape[1]
     cfg = cfg or AlignmentConfig(in_dim=train.features.shape[2], text_dim=train.text.shape[1], steps_per_window=S)
     model = AlignmentModel(cfg)
-    flat = train.features.reshape(-1, train.features.shape[-1])
-    mean = flat.mean(0).astype(np.float32)
-    std = np.maximum(flat.std(0), 1e-3).astype(np.float32)
+    flat = train.features[:: max(1, len(train) // 2000)].reshape(-1, train.features.shape[-1]).astype(np.float32)
+    mean = flat.mean(0)
+    std = np.maximum(flat.std(0), 1e-3)
     scorer = AlignmentScorer(model, mean, std)
-    x_all = scorer._x(train.features)  # (N, S, in_dim) normalised
     t_all = torch.as_tensor(train.text)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-2)
     batch = min(batch, len(train))
@@ -264,7 +277,7 @@ def train_alignment(
         for g in opt.param_groups:
             g["lr"] = lr * min(1.0, (step + 1) / 20) * 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
         idx = rng.choice(len(train), size=batch, replace=False)
-        x = x_all[idx]
+        x = scorer._x(train.features[idx])  # (batch, S, in_dim) normalised
         x = x + 0.05 * torch.randn_like(x)  # light feature noise: the corpus is clean, generations are not
         pz = model.encode_pairs(x)
         tz = model.encode_text(t_all[idx])
@@ -303,3 +316,41 @@ def default_text_embedder() -> TextEmbedder:
         return np.stack([vecs[p] for p in prompts]).astype(np.float32) if prompts else np.zeros((0, 384), np.float32)
 
     return embed
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train the alignment model on a corpus's ground-truth edit pairs and save it."""
+    import argparse  # noqa: PLC0415
+
+    from training.eval import REPO, gt_edit_pairs, load_corpus_windows  # noqa: PLC0415
+
+    p = argparse.ArgumentParser(description="Train the text/motion-pair alignment model (MEAS analogue)")
+    p.add_argument("--corpus", default=str(REPO / "data" / "corpus"))
+    p.add_argument("--windows", type=int, default=2500, help="at most N training windows (3 edit pairs each)")
+    p.add_argument("--val-windows", type=int, default=300)
+    p.add_argument("--steps", type=int, default=4000)
+    p.add_argument("--seconds", type=float, default=300.0, help="time budget")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--out", default=str(DEFAULT_PATH))
+    args = p.parse_args(argv)
+    t0 = time.perf_counter()
+    train_w, _ = load_corpus_windows(args.corpus, "train", args.windows)
+    val_w, _ = load_corpus_windows(args.corpus, "test", args.val_windows)
+    embed = default_text_embedder()
+    train = build_pairs(gt_edit_pairs(train_w), embed)
+    val = build_pairs(gt_edit_pairs(val_w), embed) if val_w else None
+    print(f"alignment: {len(train)} training pairs, {len(val) if val else 0} held-out pairs "
+          f"({time.perf_counter() - t0:.0f} s to load)")
+    scorer = train_alignment(train, val, steps=args.steps, batch=args.batch, max_seconds=args.seconds)
+    scorer.metrics["corpus"] = Path(args.corpus).name
+    path = scorer.save(args.out)
+    print(f"alignment: saved {path}; " + ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}"
+                                                 for k, v in scorer.metrics.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.exit(main())

@@ -431,6 +431,18 @@ def run(args: argparse.Namespace, dm=None, measure: MeasureFn | None = None, emb
         variant_models: Mapping[str, object] | None = None) -> dict:
     """The whole evaluation; returns the results dict and writes the report. Objects passed in
     (model, attribute measure, text embedder) replace the defaults (tests use small ones)."""
+    import torch  # noqa: PLC0415
+
+    threads = torch.get_num_threads()
+    if getattr(args, "threads", 0):
+        torch.set_num_threads(args.threads)
+    try:
+        return _run(args, dm, measure, embed, text_encoder, variant_models)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(args, dm, measure, embed, text_encoder, variant_models) -> dict:
     t0 = time.perf_counter()
     cfg = EvalConfig(steps=args.steps, music_guidance=args.music_guidance, text_guidance=args.text_guidance,
                      batch=args.batch, seed=args.seed, margin=args.margin, tolerance=args.tolerance,
@@ -665,6 +677,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--img-dir", default=str(REPO / "docs" / "img"))
     p.add_argument("--json", default=None, help="also write the raw results as JSON here")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,7 +39,7 @@ def _args(tmp_path, **kw) -> argparse.Namespace:
     argv = ["--synthetic", "4", "--steps", "2", "--batch", "8", "--quiet", "--alignment-seconds", "3",
             "--out", str(tmp_path / "RESULTS.md"), "--img-dir", str(tmp_path / "img"),
             "--alignment", str(tmp_path / "alignment.pt"), "--json", str(tmp_path / "r.json"),
-            "--no-branch", str(tmp_path / "missing.pt")]
+            "--no-branch", str(tmp_path / "missing.pt"), "--threads", "1"]
     a = p.parse_args(argv)
     a.argv = argv
     for k, v in kw.items():
