@@ -245,13 +245,10 @@ def train_stage(stage: int, net: DanceEditor, data, normalizer: Normalizer, pres
 
 def compute_losses(model, batch: dict, normalizer: Normalizer, schedule: CosineSchedule,
                    rng: np.random.Generator, gen: torch.Generator, device, stage: int) -> dict[str, torch.Tensor]:
-    from training.data import live_music  # noqa: PLC0415
+    music = torch.as_tensor(batch["music"], device=device)
     target = normalizer.normalize(torch.as_tensor(batch["target"], device=device))
     B, T, _ = target.shape
-    mask = random_known_masks(B, T, rng)
-    # continuation windows hear the music only up to the playhead; the rest is extrapolated
-    music = torch.as_tensor(live_music(batch["music"], mask.numpy(), rng), device=device)
-    mask = mask.to(device)
+    mask = random_known_masks(B, T, rng).to(device)
     t = torch.randint(0, schedule.steps, (B,), generator=gen).to(device)
     edit = None
     drop_music = torch.as_tensor(rng.random(B) < 0.1, device=device) if stage == 1 else None
