@@ -231,7 +231,8 @@ def reply_json(reply: Reply, request: str | None, req_id: str | int | None = Non
                        "message": reply.message, "data": _jsonable(reply.data)}, separators=(",", ":"))
 
 
-def hello_message(*, control_needs_token: bool, authenticated: bool, subscription: Subscribe | None) -> dict:
+def hello_message(*, control_needs_token: bool, authenticated: bool, subscription: Subscribe | None,
+                  control_refused: bool = False) -> dict:
     """The first WebSocket message: everything a client needs to build the skeleton."""
     return {
         "type": "hello",
@@ -244,7 +245,7 @@ def hello_message(*, control_needs_token: bool, authenticated: bool, subscriptio
         "frame": {"up": "+y", "handedness": "right", "units": "m", "facing": "+z", "quaternion": "xyzw"},
         "formats": ["json", "binary"],
         "subscription": None if subscription is None else {"format": subscription.format, "joints": subscription.joints},
-        "control": "token" if control_needs_token else "open",
+        "control": "refused" if control_refused else "token" if control_needs_token else "open",
         "authenticated": authenticated,
     }
 

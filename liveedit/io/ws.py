@@ -87,6 +87,23 @@ def resolve_static(root: Path, url_path: str) -> Path | None:
     return target
 
 
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+def _local_origin(request: Request | None) -> bool:
+    """True for non-browser clients (no Origin header), pages served by this server (same host),
+    and pages served from this machine (a localhost origin)."""
+    if request is None:
+        return True
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    parts = urllib.parse.urlsplit(origin)
+    if parts.netloc and parts.netloc == request.headers.get("Host"):
+        return True
+    return (parts.hostname or "") in LOCAL_HOSTS
+
+
 def _http(status: int, reason: str, body: bytes, ctype: str, extra: dict[str, str] | None = None) -> Response:
     headers = Headers()
     headers["Date"] = email.utils.formatdate(usegmt=True)
@@ -116,6 +133,7 @@ class _Client:
     last_limit_reply: float = -1e9
     closing: bool = False
     close_after_flush: tuple[int, str] | None = None
+    foreign_origin: bool = False
 
 
 class WebSocketServer:
@@ -208,6 +226,11 @@ class WebSocketServer:
 
     async def _handler(self, ws: ServerConnection) -> None:
         client = _Client(next(self._ids), ws, authed=self._token_ok(self._query_token(ws)))
+        if self.token is None and not _local_origin(ws.request):
+            # A web page from another site open in the user's browser may connect to a server on
+            # 127.0.0.1; it may watch the stream but not steer the engine unless a token is set.
+            client.authed = False
+            client.foreign_origin = True
         sock = ws.transport.get_extra_info("socket") if ws.transport is not None else None
         if sock is not None:
             try:
@@ -217,7 +240,7 @@ class WebSocketServer:
         self._clients[client.id] = client
         self._queue_control(client, proto.json_dumps(proto.hello_message(
             control_needs_token=self.token is not None, authenticated=client.authed,
-            subscription=client.subscription)))
+            subscription=client.subscription, control_refused=client.foreign_origin)))
         writer = asyncio.create_task(self._writer(client))
         log.info("websocket client %d connected from %s", client.id, ws.remote_address)
         try:
@@ -313,6 +336,10 @@ class WebSocketServer:
             else:
                 log.warning("websocket client %d: wrong token", client.id)
                 self._reply(client, Reply(False, "wrong token"), "auth", req.id)
+            return
+        if client.foreign_origin:
+            self._reply(client, Reply(False, "control from a page on another site is refused; run the server "
+                                      "with --token and send it to allow this"), msg.kind, req.id)
             return
         if not (client.authed or self._token_ok(req.token)):
             self._reply(client, Reply(False, "not authorised: send {\"type\":\"auth\",\"token\":...} first "

@@ -247,3 +247,21 @@ async def test_offer_from_another_thread(server, frames):
         server.offer(None)  # a broken frame is logged and skipped, never raised
         server.offer(frames(10))
         assert (await recv_json(ws, "frame"))["frame"] == 10
+
+
+async def test_pages_from_other_sites_may_watch_but_not_steer(server, engine, frames):
+    host, port = server.address
+    async with connect(url(server), additional_headers={"Origin": "https://evil.example"}) as ws:
+        hello = await recv_json(ws, "hello")
+        assert hello["control"] == "refused"
+        server.offer(frames(4))
+        assert (await recv_json(ws, "frame"))["frame"] == 4
+        await ws.send('{"type":"edit","text":"fall over"}')
+        reply = await recv_json(ws, "reply")
+        assert reply["ok"] is False and "another site" in reply["message"]
+    for origin in (f"http://{host}:{port}", "http://localhost:5173", "http://127.0.0.1:8000"):
+        async with connect(url(server), additional_headers={"Origin": origin}) as ws:
+            assert (await recv_json(ws, "hello"))["control"] == "open"
+            await ws.send('{"type":"tap"}')
+            assert (await recv_json(ws, "reply"))["ok"] is True, origin
+    assert [c.kind for c in engine.commands] == ["tap", "tap", "tap"]
