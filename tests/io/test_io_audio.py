@@ -71,6 +71,9 @@ async def test_open_audio_source_specs(tmp_path, monkeypatch):
     assert abs(peak_hz(src.audio) - 220) < 3
     demo = open_audio_source("demo", play=False)
     assert isinstance(demo, FileAudioSource) and demo.loop and demo.duration > 5
+    monkeypatch.setattr(audio, "DEMO_PATH", tmp_path / "no-demo.flac")  # asset missing: a synthetic loop
+    synth = open_audio_source("demo", play=False)
+    assert synth.loop and synth.duration > 5 and np.abs(synth.audio).max() > 0.1
     with pytest.raises(AudioSourceError, match="does not exist"):
         open_audio_source(str(tmp_path / "missing.wav"))
     (tmp_path / "junk.wav").write_bytes(b"not audio at all")
