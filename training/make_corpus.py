@@ -137,6 +137,169 @@ def format_summary(s: dict) -> str:
             f"with {s['workers']} workers; {s['bytes'] / 1e9:.2f} GB on disk")
 
 
+# ---- pictures -------------------------------------------------------------------------------------
+
+LEFT_SIDE = {1, 4, 7, 10, 13, 16, 18, 20, 22}
+RIGHT_SIDE = {2, 5, 8, 11, 14, 17, 19, 21, 23}
+
+
+def _project(joints: np.ndarray, yaw_deg: float = 30.0, elev_deg: float = 12.0) -> np.ndarray:
+    """(..., 24, 3) -> (..., 24, 3) (screen x, screen y, depth): a camera in front of the dancer,
+    turned by yaw and looking down a little, so that knees and kicks coming forward show."""
+    a, e = np.radians(yaw_deg), np.radians(elev_deg)
+    x, y, z = joints[..., 0], joints[..., 1], joints[..., 2]
+    # screen right is the dancer's left (+x); depth grows toward the camera
+    sx = x * np.cos(a) - z * np.sin(a)
+    depth = x * np.sin(a) + z * np.cos(a)
+    return np.stack([sx, y * np.cos(e) - depth * np.sin(e), depth], axis=-1)
+
+
+def draw_figure(ax, joints: np.ndarray, x_offset: float = 0.0, alpha: float = 1.0) -> None:
+    """One stick figure (24, 3) on a matplotlib axis; left side red, right side blue."""
+    from model.skeleton import PARENTS  # noqa: PLC0415
+    p = _project(joints)
+    for j in range(1, 24):
+        q = PARENTS[j]
+        col = "#d62728" if j in LEFT_SIDE else ("#1f77b4" if j in RIGHT_SIDE else "#222222")
+        ax.plot([p[j, 0] + x_offset, p[q, 0] + x_offset], [p[j, 1], p[q, 1]], color=col, lw=2.2, alpha=alpha,
+                solid_capstyle="round")
+    ax.plot([p[15, 0] + x_offset], [p[15, 1] + 0.06], "o", color="#222222", ms=7, alpha=alpha)
+
+
+def _move_dance(name: str, beats: np.ndarray, n_frames: int):
+    from training.corpus import moves as M  # noqa: PLC0415
+    spec = M.MOVES[name]
+    layers = {lay: M.layer_spec(name) if spec.layer == lay else
+              M.layer_spec({"legs": "bounce", "arms": "idle_arms", "torso": "idle_torso"}[lay]) for lay in M.LAYERS}
+    if spec.layer != "legs":
+        layers["legs"]["amplitude"] = 0.5
+    return M.synthesize(M.Program([M.Block(0, 64, **layers)]), beats, n_frames)
+
+
+def draw_contact_sheet(path: str | Path, moves: list[str] | None = None, frames_per_move: int = 6) -> Path:
+    """A grid: one row per move, frames spread over two beats at 120 BPM, floor drawn."""
+    import matplotlib  # noqa: PLC0415
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    moves = moves or ["side_step", "behind_step", "kick", "knee_lift", "jump", "turn", "lunge", "clap", "wave",
+                      "punch", "point", "roll"]
+    beats = np.arange(0.0, 40.0, 0.5)
+    n = len(moves)
+    fig, axes = plt.subplots(n, 1, figsize=(2.0 * frames_per_move, 1.9 * n))
+    for r, name in enumerate(moves):
+        d = _move_dance(name, beats, 240)
+        ax = axes[r]
+        period = {"legs": 4.0, "arms": 2.0, "torso": 2.0}[__import__("training.corpus.moves", fromlist=["MOVES"]).MOVES[name].layer]
+        idx = (60 + np.linspace(0, period * 15, frames_per_move, endpoint=False)).astype(int)
+        for c, f in enumerate(idx):
+            J = d.joints[f].copy()
+            J[:, 0] -= d.joints[f, 0, 0]
+            J[:, 2] -= d.joints[f, 0, 2]
+            draw_figure(ax, J, x_offset=c * 1.6)
+        ax.axhline(0.0, color="#2ca02c", lw=1)
+        ax.set_xlim(-0.9, frames_per_move * 1.6 - 0.7)
+        ax.set_ylim(-0.05, 2.05)
+        ax.set_aspect("equal")
+        ax.axis("off")
+        ax.set_title(name.replace("_", " "), fontsize=10, loc="left")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=70)
+    plt.close(fig)
+    return path
+
+
+def example_chain(seed: int = 3, n_frames: int = 240):
+    """A chain on a procedural song (no audio rendering), for pictures and docs."""
+    from training.corpus.chains import SongMeta, make_chain  # noqa: PLC0415
+    from training.corpus.moves import synthesize  # noqa: PLC0415
+    from training.corpus.songs import make_song  # noqa: PLC0415
+    song = make_song(seed, style="pop", duration=24.0, render=False)
+    meta = SongMeta.from_song(song)
+    chain = make_chain(meta, np.random.default_rng(seed), "example", n_frames=n_frames, split="test")
+    dances = [synthesize(p, meta.beat_times, n_frames, chain.start_time, meta.downbeat_times) for p in chain.programs]
+    return chain, dances
+
+
+def draw_chain(path: str | Path, seed: int = 3, frames: int = 6) -> Path:
+    """Seed dance and edits 1-3 side by side: one row each, same frames of the same music."""
+    import matplotlib  # noqa: PLC0415
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    chain, dances = example_chain(seed)
+    n = len(dances)
+    fig, axes = plt.subplots(n, 1, figsize=(2.0 * frames, 2.0 * n))
+    idx = np.linspace(20, len(dances[0].joints) - 20, frames).astype(int)
+    for r, (rec, d) in enumerate(zip(chain.records, dances)):
+        ax = axes[r]
+        for c, f in enumerate(idx):
+            J = d.joints[f].copy()
+            J[:, 0] -= d.joints[f, 0, 0]
+            J[:, 2] -= d.joints[f, 0, 2]
+            draw_figure(ax, J, x_offset=c * 1.6)
+        ax.axhline(0.0, color="#2ca02c", lw=1)
+        ax.set_xlim(-0.9, frames * 1.6 - 0.7)
+        ax.set_ylim(-0.05, 2.05)
+        ax.set_aspect("equal")
+        ax.axis("off")
+        if rec["parent_id"] is None:
+            title = "seed dance"
+        else:
+            ch = ", ".join(f"{k} {'+' if v > 0 else '-'}" for k, v in rec["expected"].items())
+            title = f'edit {rec["step"]}: "{rec["text"]}"  ({rec["edit_type"]}, {rec["level"]}; {ch})'
+        ax.set_title(title, fontsize=10, loc="left")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=70)
+    plt.close(fig)
+    return path
+
+
+def draw_chain_gif(path: str | Path, seed: int = 3, stride: int = 2) -> Path:
+    """Animated GIF of the same chain: seed and edits side by side, in time."""
+    import matplotlib  # noqa: PLC0415
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+    from matplotlib.animation import FuncAnimation, PillowWriter  # noqa: PLC0415
+
+    chain, dances = example_chain(seed)
+    fig, ax = plt.subplots(figsize=(2.2 * len(dances), 2.6))
+
+    def frame(i):
+        ax.clear()
+        f = i * stride
+        for c, d in enumerate(dances):
+            J = d.joints[f].copy()
+            J[:, 0] -= d.joints[0, 0, 0]
+            J[:, 2] -= d.joints[0, 0, 2]
+            draw_figure(ax, J, x_offset=c * 1.8)
+            label = "seed" if c == 0 else f"edit {c}"
+            ax.text(c * 1.8, 2.1, label, ha="center", fontsize=9)
+        ax.axhline(0.0, color="#2ca02c", lw=1)
+        ax.set_xlim(-1.0, len(dances) * 1.8 - 0.8)
+        ax.set_ylim(-0.05, 2.25)
+        ax.set_aspect("equal")
+        ax.axis("off")
+
+    n = len(dances[0].joints) // stride
+    anim = FuncAnimation(fig, frame, frames=n)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    anim.save(path, writer=PillowWriter(fps=30 // stride), dpi=50)
+    plt.close(fig)
+    return path
+
+
+def draw_all(out_dir: str | Path) -> list[Path]:
+    out_dir = Path(out_dir)
+    return [draw_contact_sheet(out_dir / "corpus_moves.png"), draw_chain(out_dir / "corpus_chain.png"),
+            draw_chain_gif(out_dir / "corpus_chain.gif")]
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output directory (created)")
     p.add_argument("--songs", type=int, default=DEFAULTS["songs"], help="number of songs (default %(default)s)")
@@ -158,8 +321,7 @@ def run(args: argparse.Namespace) -> int:
     print(format_summary(summary))
     print(json.dumps({k: summary[k] for k in ("splits", "levels")}))
     if args.pictures:
-        from training.corpus.pictures import draw_all  # noqa: PLC0415
-        for p in draw_all(args.pictures, args.out):
+        for p in draw_all(args.pictures):
             print("wrote", p)
     return 0
 

@@ -36,7 +36,7 @@ ATTRIBUTES: dict[str, tuple[str, str]] = {
     "kick_height": ("m", "95th percentile of a forward foot's height above the other foot"),
     "kick_rate": ("1/bar", "kicks (a foot > 15 cm up and > 20 cm in front of the pelvis), per 4 beats"),
     "step_width": ("m", "mean horizontal distance between the ankles"),
-    "feet_cross": ("fraction", "frames with the ankles crossed (left ankle right of the right one)"),
+    "feet_cross": ("m", "mean distance by which the ankles are crossed (left ankle right of the right one)"),
     "step_depth": ("m", "mean front-back distance between the ankles"),
     "lean_forward": ("rad", "mean forward tilt of the pelvis->neck line"),
     "lean_side": ("rad", "mean tilt of the pelvis->neck line to the dancer's left"),
@@ -135,7 +135,7 @@ def measure(joints: np.ndarray, beat_times: np.ndarray | None = None, fps: float
 
     d = la - ra
     out["step_width"] = float(np.linalg.norm(d[:, [0, 2]], axis=-1).mean())
-    out["feet_cross"] = float(((d * left).sum(-1) < -0.02).mean())
+    out["feet_cross"] = float(np.maximum(-(d * left).sum(-1), 0.0).mean())
     out["step_depth"] = float(np.abs((d * fwd).sum(-1)).mean())
 
     spine = J[:, NECK] - pel
@@ -167,7 +167,7 @@ def measure(joints: np.ndarray, beat_times: np.ndarray | None = None, fps: float
 TOLERANCE: dict[str, float] = {
     "energy": 0.06, "arm_energy": 0.08, "leg_energy": 0.06, "tempo": 0.12, "arm_span": 0.06,
     "wrist_height_l": 0.05, "wrist_height_r": 0.05, "hand_forward": 0.04, "clap_rate": 0.5,
-    "knee_lift": 0.03, "kick_height": 0.04, "kick_rate": 0.4, "step_width": 0.03, "feet_cross": 0.05,
+    "knee_lift": 0.03, "kick_height": 0.04, "kick_rate": 0.4, "step_width": 0.03, "feet_cross": 0.006,
     "step_depth": 0.02, "lean_forward": 0.04, "lean_side": 0.03, "torso_motion": 0.02,
     "shoulder_shake": 0.1, "hip_sway": 0.008, "turn": 0.2, "jump_height": 0.02, "bounce": 0.006,
     "crouch": 0.015, "travel": 0.03,

@@ -127,7 +127,7 @@ COMMON_ATTRS: dict[str, dict[str, tuple[float, float, float]]] = {
         "amplitude": (0.3, 1.0, 1.6),   # size of the steps / kicks / jumps
         "speed": (0.5, 1.0, 2.0),       # cycles per period (0.5 = half time, 2 = double time)
         "width": (0.14, 0.26, 0.55),    # stance width between the ankles, m
-        "bend": (0.0, 0.04, 0.16),      # knee bend as pelvis drop, m
+        "bend": (0.0, 0.03, 0.16),      # knee bend as pelvis drop, m
         "bounce": (0.0, 0.025, 0.07),   # pelvis dip on every beat, m
     },
     "arms": {
@@ -346,13 +346,13 @@ def _jump(u, a):
 def _turn(u, a):
     ph = _phase(u, a, 4.0)
     w = a["width"] / 2
-    # small alternating steps through the turn (first two beats), so planted feet never twist
+    # small alternating steps through the turn (first three beats), so planted feet never twist
     ll = 0.08 * a["amplitude"] * sum(np.sin(np.pi * np.clip((ph - s) / 0.4, 0, 1)) for s in (0.0, 1.0, 2.0))
-    rl = 0.08 * a["amplitude"] * sum(np.sin(np.pi * np.clip((ph - s) / 0.4, 0, 1)) for s in (0.5, 1.5))
+    rl = 0.08 * a["amplitude"] * sum(np.sin(np.pi * np.clip((ph - s) / 0.4, 0, 1)) for s in (0.5, 1.5, 2.5))
     cycles = np.floor(u * a["speed"] / 4.0)
     turn_dir = 1.0 if a["direction"] >= 0 else -1.0
     total = 2 * np.pi * a["amount"] * turn_dir
-    heading = total * (cycles + smoothstep(ph / 2.2))
+    heading = total * (cycles + smoothstep(ph / 3.0))
     return _legs_out(a, np.full_like(ph, w), np.zeros_like(ph), ll, np.full_like(ph, -w), np.zeros_like(ph), rl,
                      heading=heading, drop=_bounce_drop(u, a))
 
@@ -449,8 +449,8 @@ def _wave(u, a):
 def _punch(u, a):
     ph = _phase(u, a, 2.0)
     def p(start):
-        f = np.mod(ph - start, 2.0)
-        return np.exp(-((f - 0.25) / 0.25) ** 2)
+        f = np.mod(ph - start - 0.25 + 1.0, 2.0) - 1.0  # wrapped distance to the punch, beats
+        return np.exp(-(f / 0.25) ** 2)
     lp, rp = p(0.0), p(1.0)
     def arm(pw):
         elev = 0.7 + (0.85 * a["amplitude"]) * pw
@@ -492,9 +492,8 @@ def _circle(u, a):
 @_move("reach", "arms", 2.0, 0.45, "reach one arm up and out, then the other", top=(1.8, 2.5, 2.9))
 def _reach(u, a):
     ph = _phase(u, a, 2.0)
-    def r(start):
-        return np.sin(np.pi * np.clip((ph - start) / 1.0, 0, 1))
-    lr, rr = r(0.0), r(1.0)
+    lr = 0.5 - 0.5 * np.cos(np.pi * ph)  # left arm up on beat 1 of the cycle, right arm up on beat 2
+    rr = 1.0 - lr
     def arm(k):
         return 0.3 + (a["top"] - 0.3) * k * min(a["amplitude"], 1.2) / 1.2, 0.3, 0.0, 0.8 - 0.7 * k
     return _arms_out(arm(lr), arm(rr), a)
@@ -732,7 +731,7 @@ class Dance:
         return m.numpy()
 
 
-BLEND_BEATS = 0.3  # cross-fade half-width between blocks, in beats
+BLEND_BEATS = 0.5  # cross-fade half-width between blocks, in beats
 
 
 def _eval_layers(program: Program, b: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -757,6 +756,9 @@ def _eval_layers(program: Program, b: np.ndarray) -> tuple[dict[str, np.ndarray]
             entry = blk.layer(lay)
             spec = MOVES[entry["move"]]
             attrs = {**spec.defaults(), **{k: v for k, v in entry.items() if k != "move"}}
+            if attrs.get("speed", 1.0) > 1.0 and "amplitude" in attrs:
+                # faster moves get smaller, as dancers do in double time (keeps limb speeds human)
+                attrs["amplitude"] *= attrs["speed"] ** -0.4
             if len(idx) == 0:
                 continue
             u = u_full[idx]
