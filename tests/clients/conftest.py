@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import socket
 
 import numpy as np
@@ -146,3 +147,66 @@ async def fake_engine():
         yield engine
     finally:
         await engine.stop()
+
+
+# ---------------------------------------------------------------- headless Chromium (web viewer tests)
+
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+# The 3D canvas scaled to 320x180 RGBA pixels (WebGL content only, no HTML overlays).
+_GRAB_PIXELS = """() => {
+  const src = document.getElementById('stage');
+  const c = document.createElement('canvas'); c.width = 320; c.height = 180;
+  const g = c.getContext('2d'); g.drawImage(src, 0, 0, 320, 180);
+  return Array.from(g.getImageData(0, 0, 320, 180).data);
+}"""
+
+
+@pytest.fixture
+async def browser():
+    """Debian's chromium driven by Playwright (never a downloaded browser); skips when missing."""
+    playwright_api = pytest.importorskip("playwright.async_api")
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    async with playwright_api.async_playwright() as p:
+        b = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+@pytest.fixture
+def open_viewer(browser):
+    """`await open_viewer(url)` -> (page, page errors) once the page is live and has frames."""
+
+    async def _open(url: str, width: int = 960, height: int = 540):
+        page = await browser.new_page(viewport={"width": width, "height": height})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(url)
+        await page.wait_for_function(
+            "window.liveeditViewer && window.liveeditViewer.connection === 'open'"
+            " && window.liveeditViewer.framesReceived > 5", timeout=30_000)
+        return page, errors
+
+    return _open
+
+
+async def limb_mask(page) -> np.ndarray:
+    """Pixels of the 3D view in the limb colours (orange left side, blue right side), (180, 320) bool."""
+    px = np.asarray(await page.evaluate(_GRAB_PIXELS), dtype=np.int32).reshape(180, 320, 4)[..., :3]
+    r, g, b = px[..., 0], px[..., 1], px[..., 2]
+    orange = (r > 150) & (r - b > 70) & (g < r)
+    blue = (b > 150) & (b - r > 70)
+    return orange | blue
+
+
+@pytest.fixture
+def limb_pixels():
+    """`await limb_pixels(page)`: see `limb_mask`."""
+    return limb_mask

@@ -1,0 +1,105 @@
+"""The browser viewer end to end against the real engine, in headless Chromium (Debian's `chromium`
+driven by Playwright): `liveedit serve` with the tiny random model runs in a subprocess on free ports;
+the page loads, frames arrive, the skeleton moves (its pixels differ over time), an edit typed into
+the page reaches the engine and comes back in the stream, and the buttons and the strength slider work.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+import urllib.request
+
+import pytest
+
+from liveedit.client import LiveEditClient
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture
+async def live_server(tmp_path):
+    """`liveedit serve` on the bundled demo song with the tiny random model; yields its port."""
+    port = free_port()
+    log = open(tmp_path / "serve.log", "wb")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "liveedit", "serve", "--audio-in", "demo", "--random-model", "--no-console",
+        "--no-status", "--host", "127.0.0.1", "--port", str(port), "--osc-port", "0", "--steps", "2", "--threads", "1",
+        stdout=log, stderr=asyncio.subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        for _ in range(240):  # the engine imports torch and builds the model first
+            if proc.returncode is not None or await asyncio.to_thread(http_ok, f"http://127.0.0.1:{port}/"):
+                break
+            await asyncio.sleep(0.25)
+        if proc.returncode is not None or not http_ok(f"http://127.0.0.1:{port}/"):
+            pytest.fail("liveedit serve did not come up:\n" + (tmp_path / "serve.log").read_text()[-3000:])
+        yield port
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGINT)  # the engine's graceful shutdown
+            try:
+                await asyncio.wait_for(proc.wait(), 10)
+            except asyncio.TimeoutError:
+                proc.kill()
+                await proc.wait()
+        log.close()
+
+
+async def test_viewer_with_the_live_engine(live_server, open_viewer, limb_pixels):
+    url = f"ws://127.0.0.1:{live_server}/ws"
+    page, errors = await open_viewer(f"http://127.0.0.1:{live_server}/", 640, 360)
+    assert await page.title() == "liveedit · live dance"
+    assert await page.text_content("#conn-text") == "live"
+    assert await page.evaluate("window.liveeditViewer.skeleton.parents.length") == 24
+
+    # The skeleton is drawn and moves: its limb pixels change between two moments.
+    masks = []
+    for _ in range(2):
+        masks.append(await limb_pixels(page))
+        await asyncio.sleep(0.5)
+    print("limb pixels", masks[0].sum(), masks[1].sum(), "changed", (masks[0] ^ masks[1]).sum())
+    assert masks[0].sum() > 150, "no limb-coloured pixels: the skeleton is not drawn"
+    assert (masks[0] ^ masks[1]).sum() > 40, "the skeleton did not move between two screenshots"
+    assert float(await page.text_content("#bpm")) > 0
+
+    # An edit typed into the page reaches the engine and shows in the stream (and in the page).
+    async with LiveEditClient(url) as watcher:
+        await page.fill("#edit-text", "swing arms wider")
+        await page.select_option("#edit-duration", "8")
+        await page.press("#edit-text", "Enter")
+        for _ in range(90):
+            frame = await watcher.next_frame()
+            if frame.edits:
+                break
+        assert [e.text for e in frame.edits] == ["swing arms wider"]
+        assert frame.edits[0].until_beat == pytest.approx(frame.beat + 8, abs=1.5)
+    await page.wait_for_function("document.querySelector('#edits li .text')?.textContent === 'swing arms wider'")
+    await page.wait_for_function("document.querySelector('#reply').textContent.includes('swing arms wider')")
+    assert "beats left" in await page.text_content("#edits li .left")
+
+    # Undo and reset buttons, and the strength slider, as the engine reports them.
+    await page.click("#undo")
+    await page.wait_for_function("document.querySelector('#edits li.empty') !== null")
+    await page.click("#reset")
+    await page.wait_for_function("document.querySelector('#reply').textContent.includes('removed 0 edit')")
+    await page.eval_on_selector(
+        "#strength", "el => { el.value = '3.5'; el.dispatchEvent(new Event('change')); }")
+    await page.wait_for_function("document.querySelector('#reply').textContent === 'edit strength 3.5'")
+    async with LiveEditClient(url) as c:
+        status = await c.status()
+    assert status["data"]["strength"] == 3.5 and status["data"]["edits"] == []
+    assert errors == []
