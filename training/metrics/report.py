@@ -49,6 +49,11 @@ def _plot_table2(rows, gt_vs_gt, path: Path) -> None:
         ax.set_yticklabels(names if k == "fid_k" else [""] * len(names), fontsize=8)
         ax.invert_yaxis()
         ax.set_title(title, fontsize=9)
+        finite = [v for v in vals if v is not None and math.isfinite(v) and v > 0]
+        if finite and max(finite) / max(min(finite), 1e-12) > 100:
+            ax.set_xscale("log")  # an untrained or broken row would squash every other bar
+            title += ", log scale"
+            ax.set_title(title, fontsize=9)
         if k.startswith("fid") and gt_vs_gt and math.isfinite(gt_vs_gt.get(k, np.nan)):
             ax.axvline(2 * gt_vs_gt[k], color="r", ls="--", lw=1, label="2 x GT-vs-GT")
             ax.legend(fontsize=7)
@@ -89,18 +94,19 @@ def _plot_beats(beats: np.ndarray, gt: np.ndarray, gen: np.ndarray, path: Path) 
 
     from training.metrics.beats import motion_beats  # noqa: PLC0415
 
-    fig, ax = plt.subplots(figsize=(10, 3))
-    for j, label, color in ((gt, "ground truth", "#888"), (gen, "model", "#3a7")):
+    fig, axes = plt.subplots(2, 1, figsize=(10, 4.5), sharex=True)
+    for ax, j, label, color in ((axes[0], gt, "ground truth", "#888"), (axes[1], gen, "model", "#3a7")):
         speed = gaussian_filter1d(np.linalg.norm(np.diff(j, axis=0), axis=-1).mean(1), 5.0) * 30
         mb = motion_beats(j)
         t = np.arange(len(speed)) / 30
-        ax.plot(t, speed, color=color, label=f"{label}: smoothed mean joint speed")
-        ax.plot(mb / 30, speed[mb], "v", color=color, label=f"{label}: motion beats")
-    for b in beats:
-        ax.axvline(b, color="r", lw=0.8, alpha=0.6)
-    ax.set_xlabel("time (s); red lines = music beats")
-    ax.set_ylabel("m/s")
-    ax.legend(fontsize=7, loc="upper right")
+        ax.plot(t, speed, color=color, label="smoothed mean joint speed")
+        ax.plot(mb / 30, speed[mb], "v", color="k", label="motion beats")
+        for b in beats:
+            ax.axvline(b, color="r", lw=0.8, alpha=0.6)
+        ax.set_ylabel("m/s")
+        ax.set_title(label, fontsize=9)
+        ax.legend(fontsize=7, loc="upper right")
+    axes[1].set_xlabel("time (s); red lines = music beats")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
