@@ -68,7 +68,7 @@ class EngineConfig:
     context: int = 60             # known frames per window
     margin: int = 3               # frames between the playhead and the commit point
     crossfade: int = 8
-    use_aubio: bool = True
+    use_aubio: bool = False       # aubio's beats as grid hints (measured to lower F on the corpus)
     joints: bool = True           # include global joint positions in PoseFrames
     audio_poll_s: float = 0.01
     shutdown_timeout_s: float = 3.0

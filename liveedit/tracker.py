@@ -1,7 +1,9 @@
 """Live beat tracking: the onset envelope and aubio's causal tracker feeding the pure beat grid.
 
 The grid logic lives in liveedit/core/beats.py (no aubio there); this module is the thin wrapper that
-runs aubio's `tempo` on the live audio and hands its beats to the grid as hints.
+feeds it the onset envelope and, optionally, aubio's `tempo` beats as hints. `liveedit bench live`
+compares aubio alone, the grid alone and the grid with aubio hints; on the rendered corpus the grid
+alone scored best, so the engine runs without hints unless asked (`liveedit serve --aubio`).
 """
 from __future__ import annotations
 
@@ -51,7 +53,7 @@ class LiveBeatTracker:
     time_offset: engine-clock time of the first sample (0 when the audio is the master clock).
     """
 
-    def __init__(self, grid: BeatGrid, sample_rate: int = SAMPLE_RATE, use_aubio: bool = True,
+    def __init__(self, grid: BeatGrid, sample_rate: int = SAMPLE_RATE, use_aubio: bool = False,
                  time_offset: float = 0.0):
         self.grid = grid
         self.sr = sample_rate

@@ -38,7 +38,7 @@ ENV_HOP = 256          # onset envelope hop: 60 values a second at 15360 Hz
 ENV_FFT = 1024
 ENV_RATE = SAMPLE_RATE / ENV_HOP
 MIN_BPM, MAX_BPM = 60.0, 200.0
-PRIOR_BPM, PRIOR_OCTAVES = 120.0, 1.0   # log-normal tempo prior (centre, std in octaves)
+PRIOR_BPM, PRIOR_OCTAVES = 120.0, 0.6   # log-normal tempo prior (centre, std in octaves)
 DEFAULT_BPM = 120.0
 
 
@@ -91,19 +91,27 @@ class GridState:
 class OnsetEnvelope:
     """Streaming spectral-flux onset envelope at `ENV_RATE` values a second.
 
-    Log-compressed magnitude spectrum, half-wave rectified frame difference; the band below 200 Hz
-    (kick drums) is weighted up. Feed any number of samples; get (times, values) back.
+    Log-compressed magnitude spectrum, half-wave rectified frame difference, averaged in three bands
+    (< 150 Hz, 150-2000 Hz, > 2 kHz). Each band is divided by a slow running mean of itself (so a
+    loud bass cannot drown the hats), then the bands are summed with `band_weights`. The high band
+    weighs most: on the rendered corpus its onsets (hats, snares, cymbals) fall on the beat in every
+    style, while bass lines and syncopated kicks often sit on the off-beat (measured: the high band's
+    beat-folded peak is on the beat in 16 of 16 songs, the low band's in 10).
+    Feed any number of samples; get (times, values) back.
     """
 
+    BANDS = ((20.0, 150.0), (150.0, 2000.0), (2000.0, 1e9))
+
     def __init__(self, sample_rate: int = SAMPLE_RATE, hop: int = ENV_HOP, n_fft: int = ENV_FFT,
-                 low_weight: float = 2.0):
+                 band_weights: tuple[float, float, float] = (0.0, 0.5, 2.0)):
         self.sr, self.hop, self.n_fft = sample_rate, hop, n_fft
         self.window = np.hanning(n_fft).astype(np.float32)
         freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
-        # Each band's mean flux, the low band (kick drums) counting `low_weight` times.
-        low = (freqs < 200.0) & (freqs > 0)
-        self.weights = np.where(low, low_weight / low.sum(), 1.0 / (~low).sum()).astype(np.float32)
-        self.weights[0] = 0.0
+        masks = [(freqs >= lo) & (freqs < hi) for lo, hi in self.BANDS]
+        self.band_matrix = np.stack([m / max(1, m.sum()) for m in masks], axis=1).astype(np.float32)  # (bins, 3)
+        self.band_weights = np.asarray(band_weights, dtype=np.float64)
+        self._band_mean = np.zeros(3)
+        self._seen = 0
         self._buf = np.zeros(n_fft, dtype=np.float32)  # last n_fft samples
         self._pending = np.zeros(0, dtype=np.float32)
         self._prev: np.ndarray | None = None
@@ -112,7 +120,9 @@ class OnsetEnvelope:
     def process(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """samples: (n,) float mono -> (times (k,), values (k,)) for each completed hop.
 
-        A value's time is the centre of its analysis window (seconds since the first sample).
+        A value's time is where an attack that produced it typically is: a quarter window before
+        the end of its analysis window (the flux of a Hann-windowed frame peaks there), in seconds
+        since the first sample.
         """
         x = np.concatenate([self._pending, np.asarray(samples, dtype=np.float32).reshape(-1)])
         n_hops = x.size // self.hop
@@ -129,11 +139,18 @@ class OnsetEnvelope:
         prev = self._prev if self._prev is not None else mag[0]
         diffs = np.diff(np.vstack([prev[None], mag]), axis=0)  # (k, bins)
         self._prev = mag[-1]
-        values = (np.maximum(diffs, 0.0) * self.weights).sum(axis=1)
+        bands = np.maximum(diffs, 0.0) @ self.band_matrix      # (k, 3)
+        values = np.empty(n_hops)
+        for i in range(n_hops):
+            # running band means over about 10 s (faster at the start)
+            self._seen += 1
+            a = max(1.0 / self._seen, 1.0 / (10.0 * self.sr / self.hop))
+            self._band_mean += a * (bands[i] - self._band_mean)
+            values[i] = float((bands[i] / (self._band_mean + 1e-6)) @ self.band_weights)
         ends = self.samples_seen + self.hop * np.arange(1, n_hops + 1)
         self.samples_seen += n_hops * self.hop
-        times = (ends - self.n_fft / 2) / self.sr
-        return times, values.astype(np.float64)
+        times = (ends - self.n_fft / 4) / self.sr
+        return times, values
 
 
 def _tempo_prior(periods_s: np.ndarray) -> np.ndarray:
@@ -367,15 +384,15 @@ class BeatGrid:
         L = x.size
         rate = self.env_rate
         if period_s is None:
-            periods = rate * 60.0 / np.geomspace(MAX_BPM, MIN_BPM, 96)
+            periods = rate * 60.0 / np.geomspace(self.MAX_BPM, self.MIN_BPM, 96)
         else:
             periods = rate * period_s * np.linspace(0.97, 1.03, 13)
         mean = float(x.mean()) + 1e-9
         on, off = self._comb(x, periods, L - 1)
         Q = on.shape[1]
         valid = np.arange(Q)[None, :] < periods[:, None]   # phases beyond a period are duplicates
-        score = np.where(valid, (on - 0.6 * off) / mean, -np.inf)   # (P, Q)
-        if period_s is None:
+        score = np.where(valid, (on - self.OFF_PENALTY * off) / mean, -np.inf)   # (P, Q)
+        if period_s is None and self.METRICAL_WEIGHT:
             # Metrical consistency: the levels below (half period) and above (double) must also
             # show a pulse. This rejects 3/2 and 2/3 locks (e.g. a 3-3-2 kick pattern) that match
             # one level only. Contrast = best phase minus the average over phases.
@@ -384,8 +401,9 @@ class BeatGrid:
                 v2 = np.arange(on2.shape[1])[None, :] < periods[:, None] * factor
                 best = np.where(v2, on2, -np.inf).max(1)
                 avg = np.where(v2, on2, 0).sum(1) / v2.sum(1)
-                score = score + 0.5 * ((best - avg) / mean)[:, None]
-            score = score * _tempo_prior(periods / rate)[:, None] ** 0.5
+                score = score + self.METRICAL_WEIGHT * ((best - avg) / mean)[:, None]
+        if period_s is None:
+            score = score * _tempo_prior(periods / rate)[:, None] ** self.PRIOR_POWER
         pi, qi = np.unravel_index(int(np.argmax(score)), score.shape)
         period = float(periods[pi])
         # sub-sample phase refinement (parabola through neighbours)
@@ -414,22 +432,12 @@ class BeatGrid:
         beat_time = float(h[-1] + np.median(h - h[-1] - idx * period))
         return period, beat_time
 
-    def _octave(self, t: np.ndarray, x: np.ndarray, period: float, beat_time: float) -> float:
-        """Double the tempo when the points half-way between the grid's beats carry nearly as much
-        onset energy as the beats themselves (the grid is at half tempo), within MAX_BPM."""
-        if 60.0 / (period / 2) > MAX_BPM:
-            return period
-        span = min(4.0, float(t[-1] - t[0]))
-        beats = np.arange(beat_time, t[-1] - span, -period)
-        if beats.size < 3:
-            return period
-        def energy(times: np.ndarray) -> float:
-            i = np.clip(np.round((times - t[0]) * self.env_rate).astype(int), 1, x.size - 2)
-            return float(np.mean(np.maximum(np.maximum(x[i - 1], x[i]), x[i + 1])))
-        on, off = energy(beats), energy(beats - period / 2)
-        return period / 2 if off > self.DOUBLE_RATIO * on else period
-
-    DOUBLE_RATIO = 0.6
+    # Tempo scoring (tuned on 24 rendered corpus songs, 12 analyses each: the estimate is at the
+    # right tempo in 69% of 6 s windows, at an octave or 3:2 in most of the rest).
+    OFF_PENALTY = 0.3       # weight of onset energy half-way between grid points
+    METRICAL_WEIGHT = 1.0   # weight of the half- and double-period levels' pulse contrast
+    PRIOR_POWER = 1.0       # exponent of the log-normal tempo prior
+    MIN_BPM, MAX_BPM = MIN_BPM, MAX_BPM
     HINT_WEIGHT = 1.0
     BREAKDOWN_LEVEL = 0.35   # recent onset level below this fraction of the song's = no pulse
 
@@ -458,8 +466,6 @@ class BeatGrid:
         else:
             period, beat_time = est
             self.confidence = 0.8 * self.confidence + 0.2
-        if fixed is None:
-            period = self._octave(t, x, period, beat_time)
         if not self.locked:
             self._confirm_lock(period, beat_time, now)
             return
@@ -476,6 +482,8 @@ class BeatGrid:
                 return
         # Contradiction (other tempo, octave or an off-beat phase): follow only if it persists.
         if self._consistent(period, beat_time):
+            # Follow the candidate as it moves (a tempo ramp drifts slowly), keep its age.
+            self._candidate = (period, beat_time)
             if now - self._candidate_since >= self.SWITCH_AFTER:
                 self._set(period, beat_time, now)
                 self._candidate = None
