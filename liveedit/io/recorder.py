@@ -37,6 +37,7 @@ FPS = 30
 JOURNAL_FLOATS = 8 + NUM_JOINTS * 4     # frame, t, bpm, beat, phase, root(3), rotations(96) = 104
 BVH_ORDER = "ZXY"
 CM = 100.0                               # BVH is written in centimetres
+RECORDING_FILES = ("motion.npz", "motion.bvh", "beats.json", "edits.json", "journal.f32")
 
 
 # ---- files ----
@@ -231,12 +232,29 @@ class Recorder:
 
     def start_sync(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
+        self._keep_previous_take()
         if self.use_journal:
             self._journal_file = open(self.dir / "journal.f32", "wb")  # a new recording starts a new journal
+        self._write_files()  # every file exists (empty) from the start, whenever the process dies
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
         self._thread.start()
         _open_recorders.add(self)
         log.info("recording to %s", self.dir)
+
+    def _keep_previous_take(self) -> None:
+        """A new recording never overwrites an old one: earlier files move to DIR/previous-<time>/."""
+        old = [self.dir / n for n in RECORDING_FILES if (self.dir / n).exists()]
+        if not old:
+            return
+        dest = self.dir / time.strftime("previous-%Y%m%d-%H%M%S")
+        k = 1
+        while dest.exists():
+            k += 1
+            dest = self.dir / time.strftime(f"previous-%Y%m%d-%H%M%S-{k}")
+        dest.mkdir()
+        for path in old:
+            os.replace(path, dest / path.name)
+        log.warning("%s held an earlier recording; moved it to %s", self.dir, dest)
 
     async def stop(self) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.close)

@@ -71,6 +71,18 @@ async def test_recording_round_trip(tmp_path, frames):
     assert read_journal(d / "journal.f32").shape == (75, 104)
 
 
+async def test_a_new_recording_keeps_the_previous_one(tmp_path, frames):
+    for n in (10, 20):
+        rec = Recorder(tmp_path / "take")
+        await rec.start()
+        for i in range(n):
+            rec.offer(frames(i))
+        await rec.stop()
+    assert check_files(tmp_path / "take") == 20
+    (previous,) = (tmp_path / "take").glob("previous-*")
+    assert check_files(previous) == 10
+
+
 CHILD = textwrap.dedent("""
     import asyncio, signal, sys
     import numpy as np
@@ -109,36 +121,35 @@ def _wait_for_files(proc: subprocess.Popen, out: Path, frames_min: int) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
-        if line and int(line.split()[0]) >= frames_min and (out / "motion.bvh").exists():
+        if line and int(line.split()[0]) >= frames_min and "Frames: 0\n" not in (out / "motion.bvh").read_text():
             return
     raise AssertionError("the child never wrote a recording")
 
 
-def test_hard_kill_leaves_complete_files_and_a_recoverable_journal(tmp_path):
-    out = tmp_path / "take"
-    proc = _start_child(out)
+def test_hard_kill_and_ctrl_c(tmp_path):
+    """Two recording processes (started together to share the start-up time): one is killed with
+    SIGKILL, the other gets Ctrl-C (SIGINT) and stops as `liveedit serve` does."""
+    killed_dir, stopped_dir = tmp_path / "a" / "take", tmp_path / "b" / "take"
+    killed_dir.parent.mkdir()
+    stopped_dir.parent.mkdir()
+    killed, stopped = _start_child(killed_dir), _start_child(stopped_dir)
     try:
-        _wait_for_files(proc, out, 150)
-        os.kill(proc.pid, signal.SIGKILL)  # no chance to clean up
-        proc.wait(10)
+        _wait_for_files(killed, killed_dir, 150)
+        os.kill(killed.pid, signal.SIGKILL)  # no chance to clean up
+        killed.wait(10)
+        _wait_for_files(stopped, stopped_dir, 60)
+        stopped.send_signal(signal.SIGINT)
+        rest, _ = stopped.communicate(timeout=30)
     finally:
-        proc.kill()
-    n = check_files(out)  # the last complete rewrite
+        killed.kill()
+        stopped.kill()
+    # Hard kill: the last complete rewrite is readable, and the journal has at least as much.
+    n = check_files(killed_dir)
     assert n > 0
-    journal = read_journal(out / "journal.f32")
+    journal = read_journal(killed_dir / "journal.f32")
     assert len(journal) >= n
-    recovered = recover(out)
-    assert recovered == len(journal) and check_files(out) == recovered
-
-
-def test_ctrl_c_writes_every_frame(tmp_path):
-    out = tmp_path / "take"
-    proc = _start_child(out)
-    try:
-        _wait_for_files(proc, out, 60)
-        proc.send_signal(signal.SIGINT)
-        rest, _ = proc.communicate(timeout=30)
-    finally:
-        proc.kill()
+    recovered = recover(killed_dir)
+    assert recovered == len(journal) and check_files(killed_dir) == recovered
+    # Ctrl-C: every frame offered is in the files.
     offered = int(rest.strip().splitlines()[-1].split()[1])
-    assert proc.returncode == 0 and check_files(out) == offered
+    assert stopped.returncode == 0 and check_files(stopped_dir) == offered
