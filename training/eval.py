@@ -536,7 +536,10 @@ def _run(args, dm, measure, embed, text_encoder, variant_models) -> dict:
         results["table4"] = _ablations(args, dm, edit_test, cfg, refs, spread, measure, scorer, embed,
                                        variant_models, rows[1], text_encoder, log)
     else:
-        log("eval: no window with 3 edits (or the model cannot edit): Tables 3 and 4 skipped")
+        why = ("the model has no editing branch (stage 2 not trained)" if edit_test
+               else "no held-out window has a chain of 3 edits")
+        results.setdefault("notes", []).append(f"Tables 3 and 4 not computed: {why}.")
+        log(f"eval: Tables 3 and 4 skipped: {why}")
     results["goals"] = goals(results)
     results["meta"]["seconds"] = round(time.perf_counter() - t0, 1)
 
@@ -571,6 +574,9 @@ def _ablations(args, dm, windows, cfg, refs, spread, measure, scorer, embed, var
                 rows.append({"variant": label, "status": "not trained", "checkpoint": _short(p) if p else ""})
                 continue
             model = load_model(p, text_encoder=text_encoder)
+            mode = getattr(getattr(model, "cfg", None), "edit_mode", key)
+            if mode != key:
+                log(f"eval: warning: {p} has edit_mode {mode!r}, expected {key!r}")
         log(f"eval: ablation {key}")
         r = evaluate_model_editing(model, windows, cfg, refs, spread, measure, scorer, embed, iterations=1)
         rows.append({"variant": label, "status": "ok", **{k: v for k, v in r[1].items() if k != "stage"}})

@@ -101,3 +101,15 @@ def test_eval_is_a_liveedit_subcommand():
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises((FileNotFoundError, RuntimeError), match="nope.pt"):
         ev.load_model(tmp_path / "nope.pt")
+
+
+def test_a_model_without_editing_branch_gets_table_2_and_a_note(tmp_path):
+    from model.motion import Normalizer
+    from model.network import DanceEditor, ModelConfig
+
+    torch.manual_seed(0)
+    net = DanceEditor(ModelConfig(width=32, depth=1, heads=2, music_layers=1), with_editor=False)
+    dm = DanceModel(net, Normalizer.identity(151), HashTextEncoder(), name="stage1-only")
+    res = ev.run(_args(tmp_path, no_alignment=True), dm=dm, embed=_embed)
+    assert "table2" in res and "table3" not in res and "table4" not in res
+    assert "no editing branch" in (tmp_path / "RESULTS.md").read_text()

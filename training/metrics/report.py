@@ -147,6 +147,8 @@ def write_report(results: dict, out: Path, img_dir: Path, example_music_beats, e
           "contrastive alignment model's space (the analogue of the paper's MEAS; lower = better). R@1/R@3: "
           "text → motion-pair retrieval among batches of 32 pairs.", ""]
 
+    for note in results.get("notes", []):
+        L += [f"**Note:** {note}", ""]
     L += ["## Generation (like the paper's Table 2)", ""]
     L += _table(results.get("table2", []), ("method", "Method"), QUALITY_COLS)
     gg = results.get("gt_vs_gt", {})
