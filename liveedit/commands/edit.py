@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,7 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--steps", type=int, default=10, help="diffusion sampling steps per window (default 10)")
     p.add_argument("--checkpoint", default=None,
-                   help="model checkpoint file (default: the shipped one); 'random' = tiny untrained model")
+                   help="model checkpoint file (default: the one the dance was generated with if it was "
+                        "chosen with --checkpoint and is still there, else the shipped one); "
+                        "'random' = tiny untrained model")
     p.add_argument("--force", action="store_true", help="allow -o to be the input file (replaced atomically)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -42,7 +46,13 @@ def run(args: argparse.Namespace) -> int:
         prompt = check_prompt(args.prompt)  # before the slow model load
         dance = dancefile.load(args.dance)
         span_frames(dance, args.start, args.end)  # validate before the slow model load
-        model, ckpt = load_model(args.checkpoint)
+        checkpoint = args.checkpoint
+        if checkpoint is None:
+            made_with = dance.meta.get("checkpoint_file")
+            if made_with == "random" or (made_with and Path(made_with).is_file()):
+                checkpoint = made_with
+                print(f"liveedit edit: using the model the dance was made with: {made_with}", file=sys.stderr)
+        model, ckpt = load_model(checkpoint)
         edit_dance(dance, model, prompt, start=args.start, end=args.end, strength=args.strength,
                    steps=args.steps, seed=args.seed, blend=args.blend, progress=not args.quiet)
         dance.meta.setdefault("edit_checkpoints", []).append(ckpt)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,6 +44,10 @@ def run(args: argparse.Namespace) -> int:
         model, ckpt = load_model(args.checkpoint)
         dance = generate_dance(args.song, model, ckpt, steps=args.steps, seed=args.seed,
                                music_guidance=args.music_guidance, hop=args.hop, progress=not args.quiet)
+        # Remember an explicitly chosen model, so `liveedit edit` uses the same one by default.
+        if args.checkpoint is not None:
+            dance.meta["checkpoint_file"] = (args.checkpoint if args.checkpoint == "random"
+                                             else str(Path(args.checkpoint).resolve()))
         dancefile.save(dance, out)
         dt = time.perf_counter() - t0
         print(f"wrote {out}: {dance.num_frames} frames ({dance.duration:.2f} s at {dance.fps} fps), "

@@ -112,3 +112,18 @@ def test_cli_edit_history_restore_with_the_tiny_model(tmp_path, capsys):
     np.testing.assert_array_equal(r.current, r.initial)
     assert [it.kind for it in r.history] == ["generate", "edit", "restore"]
     np.testing.assert_array_equal(r.motion_of(1), d.current)  # the edit is still there to restore
+
+
+def test_edit_uses_the_model_the_dance_was_made_with(tmp_path, capsys, monkeypatch):
+    from liveedit.offline import generate
+    from liveedit.offline.testing import write_test_song
+
+    write_test_song(tmp_path / "song.wav", seconds=2.0)
+    assert main(["generate", str(tmp_path / "song.wav"), "-o", str(tmp_path / "d.npz"), "--checkpoint", "random",
+                 "--steps", "1", "-q"]) == 0
+    assert dancefile.load(tmp_path / "d.npz").meta["checkpoint_file"] == "random"
+    asked = []
+    monkeypatch.setattr(generate, "load_model", lambda ckpt: (asked.append(ckpt), (FakeDanceModel(), "fake"))[1])
+    assert main(["edit", str(tmp_path / "d.npz"), "arms up", "-o", str(tmp_path / "e.npz"), "-q"]) == 0
+    assert asked == ["random"]
+    assert "made with: random" in capsys.readouterr().err
