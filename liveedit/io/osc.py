@@ -64,8 +64,12 @@ class OscControlServer:
     `/status`; docs/protocol.md section 2); answers every message with `/liveedit/reply`."""
 
     def __init__(self, engine: Engine, host: str = "127.0.0.1", port: int = 9000, *, token: str | None = None,
-                 rate: float = 30.0, burst: float = 60.0, clock=time.perf_counter) -> None:
+                 rate: float = 30.0, burst: float = 60.0, reply_port: int | None = None,
+                 clock=time.perf_counter) -> None:
         self.engine = engine
+        # Some senders (e.g. TouchDesigner's OSC Out) send from a random port they do not listen on:
+        # `reply_port` sends replies to the sender's IP at this fixed port instead.
+        self.reply_port = reply_port
         self.host, self.port = host, port
         self.token = token or None
         self.rate, self.burst = rate, burst
@@ -218,6 +222,8 @@ class OscControlServer:
     def _send_reply(self, client: tuple[str, int], kind: str, reply: Reply) -> None:
         if self._transport is None:
             return
+        if self.reply_port:
+            client = (client[0], self.reply_port)
         try:
             data = build_message(proto.OSC_REPLY_ADDRESS, proto.osc_reply_args(kind, reply))
             if len(data) > 60000:  # keep a reply inside one UDP datagram

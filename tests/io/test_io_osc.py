@@ -35,7 +35,8 @@ class UdpPeer(asyncio.DatagramProtocol):
             pass
 
     @classmethod
-    async def open(cls, target):
+    async def open(cls, target=None):
+        """A socket sending to `target` (and hearing only it), or, with no target, a plain listener."""
         loop = asyncio.get_running_loop()
         transport, peer = await loop.create_datagram_endpoint(cls, local_addr=("127.0.0.1", 0), remote_addr=target)
         peer.transport = transport
@@ -227,3 +228,17 @@ async def test_vmc_bundle_received_by_real_osc_server(frames):
     finally:
         await sink.stop()
         transport.close()
+
+
+async def test_replies_to_a_fixed_port(engine):
+    listener = await UdpPeer.open()
+    port = listener.transport.get_extra_info("sockname")[1]
+    srv = OscControlServer(engine, "127.0.0.1", 0, reply_port=port)
+    await srv.start()
+    try:
+        sender = await UdpPeer.open(srv.address)
+        sender.send("/tap")
+        assert (await listener.reply())[:2] == ["tap", 1]
+        assert sender.replies.empty()
+    finally:
+        await srv.stop()
