@@ -61,6 +61,14 @@ def _song_task(args: tuple) -> dict:
     return {"records": records, "frames": frames, "song_id": song.song_id, "split": split}
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished workers (user + system): the cost on a free machine,
+    whatever else is running on a shared one."""
+    import resource  # noqa: PLC0415
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _dir_size(path: Path) -> int:
     return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
 
@@ -87,6 +95,7 @@ def build_corpus(out: str | Path, songs: int = DEFAULTS["songs"], chains: int = 
     tasks = [(str(out), i, seed, per_song[i], song_seconds, frames, edits, silent, int(offsets[i]))
              for i in range(songs) if per_song[i] > 0]
     t0 = time.time()
+    cpu0 = _cpu_seconds()
     n_motions = n_edits = n_frames = 0
     splits: dict[str, int] = {}
     levels: dict[str, int] = {}
@@ -120,11 +129,12 @@ def build_corpus(out: str | Path, songs: int = DEFAULTS["songs"], chains: int = 
             bar.set_postfix(edits=n_edits, frames=n_frames)
     bar.close()
     seconds = time.time() - t0
+    cpu = _cpu_seconds() - cpu0
     size = _dir_size(out)
     summary = {
         "songs": len(tasks), "chains": chains, "motions": n_motions, "edit_pairs": n_edits, "frames": n_frames,
         "fps": 30, "frames_per_motion": frames, "song_seconds": song_seconds, "seed": seed, "workers": workers,
-        "seconds": round(seconds, 1), "bytes": size, "splits": splits, "levels": levels, "edit_types": types,
+        "seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1), "bytes": size, "splits": splits, "levels": levels, "edit_types": types,
         "silent_audio": silent,
     }
     fmt.write_header(out, summary)
@@ -134,7 +144,7 @@ def build_corpus(out: str | Path, songs: int = DEFAULTS["songs"], chains: int = 
 def format_summary(s: dict) -> str:
     return (f"{s['songs']} songs, {s['chains']} chains, {s['motions']} motions, {s['edit_pairs']} edit pairs, "
             f"{s['frames']:,} frames ({s['frames'] / 30 / 3600:.1f} h of dance) in {s['seconds']:.0f} s "
-            f"with {s['workers']} workers; {s['bytes'] / 1e9:.2f} GB on disk")
+            f"with {s['workers']} workers ({s['cpu_seconds']:.0f} CPU s); {s['bytes'] / 1e9:.2f} GB on disk")
 
 
 # ---- pictures -------------------------------------------------------------------------------------
@@ -143,7 +153,7 @@ LEFT_SIDE = {1, 4, 7, 10, 13, 16, 18, 20, 22}
 RIGHT_SIDE = {2, 5, 8, 11, 14, 17, 19, 21, 23}
 
 
-def _project(joints: np.ndarray, yaw_deg: float = 30.0, elev_deg: float = 12.0) -> np.ndarray:
+def _project(joints: np.ndarray, yaw_deg: float = 12.0, elev_deg: float = 15.0) -> np.ndarray:
     """(..., 24, 3) -> (..., 24, 3) (screen x, screen y, depth): a camera in front of the dancer,
     turned by yaw and looking down a little, so that knees and kicks coming forward show."""
     a, e = np.radians(yaw_deg), np.radians(elev_deg)
@@ -154,10 +164,11 @@ def _project(joints: np.ndarray, yaw_deg: float = 30.0, elev_deg: float = 12.0) 
     return np.stack([sx, y * np.cos(e) - depth * np.sin(e), depth], axis=-1)
 
 
-def draw_figure(ax, joints: np.ndarray, x_offset: float = 0.0, alpha: float = 1.0) -> None:
-    """One stick figure (24, 3) on a matplotlib axis; left side red, right side blue."""
+def draw_figure(ax, joints: np.ndarray, x_offset: float = 0.0, alpha: float = 1.0, yaw_deg: float = 12.0) -> None:
+    """One stick figure (24, 3) on a matplotlib axis; left side red, right side blue. yaw_deg turns
+    the camera (0 = from the front, 90 = from the dancer's left side)."""
     from model.skeleton import PARENTS  # noqa: PLC0415
-    p = _project(joints)
+    p = _project(joints, yaw_deg=yaw_deg)
     for j in range(1, 24):
         q = PARENTS[j]
         col = "#d62728" if j in LEFT_SIDE else ("#1f77b4" if j in RIGHT_SIDE else "#222222")
@@ -177,7 +188,8 @@ def _move_dance(name: str, beats: np.ndarray, n_frames: int):
 
 
 def draw_contact_sheet(path: str | Path, moves: list[str] | None = None, frames_per_move: int = 6) -> Path:
-    """A grid: one row per move, frames spread over two beats at 120 BPM, floor drawn."""
+    """A grid: one row per move, frames spread over one cycle at 120 BPM; each frame from the front
+    and, lighter, from the dancer's left side; floor drawn."""
     import matplotlib  # noqa: PLC0415
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
@@ -186,7 +198,7 @@ def draw_contact_sheet(path: str | Path, moves: list[str] | None = None, frames_
                       "punch", "point", "roll"]
     beats = np.arange(0.0, 40.0, 0.5)
     n = len(moves)
-    fig, axes = plt.subplots(n, 1, figsize=(2.0 * frames_per_move, 1.9 * n))
+    fig, axes = plt.subplots(n, 1, figsize=(2.6 * frames_per_move, 1.9 * n))
     for r, name in enumerate(moves):
         d = _move_dance(name, beats, 240)
         ax = axes[r]
@@ -196,9 +208,10 @@ def draw_contact_sheet(path: str | Path, moves: list[str] | None = None, frames_
             J = d.joints[f].copy()
             J[:, 0] -= d.joints[f, 0, 0]
             J[:, 2] -= d.joints[f, 0, 2]
-            draw_figure(ax, J, x_offset=c * 1.6)
+            draw_figure(ax, J, x_offset=c * 2.4)                            # front
+            draw_figure(ax, J, x_offset=c * 2.4 + 1.0, alpha=0.45, yaw_deg=90.0)  # from its left side
         ax.axhline(0.0, color="#2ca02c", lw=1)
-        ax.set_xlim(-0.9, frames_per_move * 1.6 - 0.7)
+        ax.set_xlim(-0.9, frames_per_move * 2.4 - 0.9)
         ax.set_ylim(-0.05, 2.05)
         ax.set_aspect("equal")
         ax.axis("off")
@@ -211,7 +224,7 @@ def draw_contact_sheet(path: str | Path, moves: list[str] | None = None, frames_
     return path
 
 
-def example_chain(seed: int = 3, n_frames: int = 240):
+def example_chain(seed: int = 8, n_frames: int = 240):
     """A chain on a procedural song (no audio rendering), for pictures and docs."""
     from training.corpus.chains import SongMeta, make_chain  # noqa: PLC0415
     from training.corpus.moves import synthesize  # noqa: PLC0415
@@ -223,7 +236,7 @@ def example_chain(seed: int = 3, n_frames: int = 240):
     return chain, dances
 
 
-def draw_chain(path: str | Path, seed: int = 3, frames: int = 6) -> Path:
+def draw_chain(path: str | Path, seed: int = 8, frames: int = 6) -> Path:
     """Seed dance and edits 1-3 side by side: one row each, same frames of the same music."""
     import matplotlib  # noqa: PLC0415
     matplotlib.use("Agg")
@@ -231,7 +244,7 @@ def draw_chain(path: str | Path, seed: int = 3, frames: int = 6) -> Path:
 
     chain, dances = example_chain(seed)
     n = len(dances)
-    fig, axes = plt.subplots(n, 1, figsize=(2.0 * frames, 2.0 * n))
+    fig, axes = plt.subplots(n, 1, figsize=(2.6 * frames, 2.0 * n))
     idx = np.linspace(20, len(dances[0].joints) - 20, frames).astype(int)
     for r, (rec, d) in enumerate(zip(chain.records, dances)):
         ax = axes[r]
@@ -239,9 +252,10 @@ def draw_chain(path: str | Path, seed: int = 3, frames: int = 6) -> Path:
             J = d.joints[f].copy()
             J[:, 0] -= d.joints[f, 0, 0]
             J[:, 2] -= d.joints[f, 0, 2]
-            draw_figure(ax, J, x_offset=c * 1.6)
+            draw_figure(ax, J, x_offset=c * 2.4)
+            draw_figure(ax, J, x_offset=c * 2.4 + 1.0, alpha=0.45, yaw_deg=90.0)
         ax.axhline(0.0, color="#2ca02c", lw=1)
-        ax.set_xlim(-0.9, frames * 1.6 - 0.7)
+        ax.set_xlim(-0.9, frames * 2.4 - 0.9)
         ax.set_ylim(-0.05, 2.05)
         ax.set_aspect("equal")
         ax.axis("off")
@@ -259,7 +273,7 @@ def draw_chain(path: str | Path, seed: int = 3, frames: int = 6) -> Path:
     return path
 
 
-def draw_chain_gif(path: str | Path, seed: int = 3, stride: int = 2) -> Path:
+def draw_chain_gif(path: str | Path, seed: int = 8, stride: int = 2) -> Path:
     """Animated GIF of the same chain: seed and edits side by side, in time."""
     import matplotlib  # noqa: PLC0415
     matplotlib.use("Agg")

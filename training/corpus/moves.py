@@ -1063,6 +1063,8 @@ def random_layer(rng: np.random.Generator, move: str, energy: float = 0.6) -> di
             out[k] = float(rng.choice([0.0, 0.0, 0.0, 1.0, -1.0]))
         elif k == "direction":
             out[k] = float(rng.choice([-1.0, 1.0]))
+        elif k == "amount":  # half or full turns, so the dancer ends facing front or back
+            out[k] = float(rng.choice([0.5, 1.0, 1.0]))
         else:
             # stay in the inner part of the range, so that edits have room both ways
             lo2, hi2 = d - 0.45 * (d - lo), d + 0.45 * (hi - d)
