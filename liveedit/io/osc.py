@@ -18,7 +18,6 @@ from typing import Any, Protocol
 
 from pythonosc import osc_packet
 from pythonosc.dispatcher import Dispatcher
-from pythonosc.osc_message_builder import OscMessageBuilder
 
 from liveedit import protocol as proto
 from liveedit.core.messages import Command, PoseFrame, Reply
@@ -36,10 +35,8 @@ class Engine(Protocol):
 
 
 def build_message(address: str, args: list[Any]) -> bytes:
-    b = OscMessageBuilder(address=address)
-    for a in args:
-        b.add_arg(a)
-    return b.build().dgram
+    """One OSC message (int, float and str arguments) as a datagram."""
+    return proto.encode_osc_message(address, args)
 
 
 class _Protocol(asyncio.DatagramProtocol):

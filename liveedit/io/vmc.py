@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import logging
 
-from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
-from pythonosc.osc_message_builder import OscMessageBuilder
-
 from liveedit import protocol as proto
 from liveedit.core.messages import PoseFrame
 from liveedit.io.osc import UdpSender
@@ -20,13 +17,7 @@ log = logging.getLogger(__name__)
 
 def build_vmc_bundle(frame: PoseFrame) -> bytes:
     """The datagram of one VMC bundle (time tag: immediately)."""
-    bundle = OscBundleBuilder(IMMEDIATELY)
-    for address, args in proto.vmc_messages(frame):
-        msg = OscMessageBuilder(address=address)
-        for a in args:
-            msg.add_arg(a)
-        bundle.add_content(msg.build())
-    return bundle.build().dgram
+    return proto.encode_vmc_bundle(frame)
 
 
 class VmcSink:

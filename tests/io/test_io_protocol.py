@@ -168,3 +168,21 @@ def test_token_bucket():
     assert [b.allow(0.0) for _ in range(4)] == [True, True, True, False]
     assert b.allow(0.1) and not b.allow(0.1)
     assert math.isclose(b.burst, 3)
+
+
+def test_osc_encoder_matches_python_osc(frames):
+    from pythonosc.osc_bundle import OscBundle
+    from pythonosc.osc_message import OscMessage
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    args = ["root", 1, -2.5, "ünïcode", 3.25, 7, 0.1]
+    b = OscMessageBuilder("/VMC/Ext/Bone/Pos")
+    for a in args:
+        b.add_arg(a)
+    assert proto.encode_osc_message("/VMC/Ext/Bone/Pos", args) == b.build().dgram
+    assert proto.encode_osc_message("/undo", []) == OscMessageBuilder("/undo").build().dgram
+    bundle = OscBundle(proto.encode_vmc_bundle(frames(3)))
+    msgs = [OscMessage(m.dgram) if hasattr(m, "dgram") else m for m in bundle]
+    assert bundle.num_contents == 25 and msgs[0].address == "/VMC/Ext/OK" and msgs[-1].address == "/VMC/Ext/Bone/Pos"
+    with pytest.raises(TypeError):
+        proto.encode_osc_message("/x", [True])
