@@ -41,7 +41,7 @@ FRAME_QUEUE = 4          # pose frames held per client; older ones are dropped
 CONTROL_QUEUE = 64       # control messages held per client; a client this far behind is closed
 MAX_CLIENTS = 512
 MAX_STATIC_BYTES = 32 * 1024 * 1024
-FLOOD_CLOSE = 200        # messages over the rate limit before the connection is closed
+FLOOD_CLOSE = 200        # messages over the rate limit (in a burst) before the connection is closed
 # Kernel send buffer per client. Left to autotuning it grows to megabytes: a slow client would then
 # see poses seconds old and cost that much memory each. 64 KiB is about a second of JSON frames.
 SEND_BUFFER = 64 * 1024
@@ -129,7 +129,9 @@ class _Client:
     bucket: proto.TokenBucket = field(default_factory=lambda: proto.TokenBucket(20.0, 40.0))
     sent: int = 0
     skipped: int = 0
-    flood: int = 0
+    # Messages over the rate limit draw on this; when it is empty the client is closed. A burst of
+    # FLOOD_CLOSE extra messages, or more than 20 a second over the limit for about 10 s.
+    flood_bucket: proto.TokenBucket = field(default_factory=lambda: proto.TokenBucket(20.0, FLOOD_CLOSE))
     last_limit_reply: float = -1e9
     closing: bool = False
     close_after_flush: tuple[int, str] | None = None
@@ -245,8 +247,13 @@ class WebSocketServer:
         log.info("websocket client %d connected from %s", client.id, ws.remote_address)
         try:
             async for message in ws:
-                if not client.closing:  # a client being closed has its messages dropped
+                if client.closing:  # a client being closed has its messages dropped
+                    continue
+                try:
                     await self._on_message(client, message)
+                except Exception:  # a bug on one message must not end the connection
+                    self.errors += 1
+                    log.exception("websocket client %d: message not handled", client.id)
         except ConnectionClosed:
             pass
         finally:
@@ -291,9 +298,8 @@ class WebSocketServer:
     async def _on_message(self, client: _Client, message: str | bytes) -> None:
         now = self.clock()
         if not client.bucket.allow(now):
-            client.flood += 1
             self.errors += 1
-            if client.flood >= FLOOD_CLOSE:
+            if not client.flood_bucket.allow(now):  # over the limit for a sustained time
                 if not client.closing:
                     log.warning("websocket client %d keeps flooding; closing it", client.id)
                     client.closing = True
@@ -306,7 +312,6 @@ class WebSocketServer:
                 log.warning("websocket client %d over the rate limit", client.id)
                 self._reply(client, Reply(False, "rate limit: at most 20 messages a second; message dropped"), None)
             return
-        client.flood = 0
         try:
             req = proto.parse_ws_message(message, source=f"ws:{client.id}", received=now)
         except proto.ProtocolError as exc:
