@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import shutil
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -121,3 +122,48 @@ async def test_addon_in_headless_blender_follows_the_stream(fake_engine):
     assert err < 2e-3, f"armature joints off by {err:.4f} m"
     assert res["replies"] and res["replies"][0]["ok"]
     assert fake_engine.commands[-1].text == "from blender"
+
+
+BVH_SCRIPT = textwrap.dedent("""
+    import bpy, builtins, json, os
+    import io_anim_bvh.import_bvh as importer
+    # Debian's Blender 3.4 runs on Python 3.11, where the importer's open(path, 'rU') is an error
+    # (mode 'U' was removed); Blender's own builds bundle an older Python. Drop the 'U'.
+    importer.open = lambda path, mode="r", *a, **k: builtins.open(path, mode.replace("U", ""), *a, **k)
+    bpy.ops.import_anim.bvh(filepath=os.environ["BVH"], global_scale=0.01, axis_forward="-Z", axis_up="Y",
+                            update_scene_fps=True, update_scene_duration=True)
+    obj = bpy.context.selected_objects[0]
+    scene = bpy.context.scene
+    out = {"fps": scene.render.fps, "end": scene.frame_end, "frames": {}}
+    for f in (1, 3):
+        scene.frame_set(f)
+        out["frames"][f] = {pb.name: list(obj.matrix_world @ pb.head) for pb in obj.pose.bones}
+    print("RESULT " + json.dumps(out))
+""")
+
+
+@pytest.mark.skipif(shutil.which("blender") is None, reason="Debian's blender is not installed")
+def test_blender_imports_our_bvh_as_documented(tmp_path):
+    """clients/blender/README.md's BVH import settings put every joint where our FK puts it."""
+    from liveedit.offline.export_bvh import write_bvh
+    from model.rotations import np_matrix_to_rot6d
+
+    rng = np.random.default_rng(3)
+    aa = rng.normal(scale=0.4, size=(3, 24, 3)).astype(np.float32)
+    root = np.array([[0.0, 0.95, 0.0], [0.1, 0.9, 0.2], [0.2, 1.0, -0.1]], np.float32)
+    mats = np_axis_angle_to_matrix(aa)
+    motion = np.zeros((3, 151), np.float32)
+    motion[:, 4:7] = root
+    motion[:, 7:] = np_matrix_to_rot6d(mats).reshape(3, -1)
+    write_bvh(tmp_path / "dance.bvh", motion)
+    out = subprocess.run(["blender", "-b", "--factory-startup", "--python-expr", BVH_SCRIPT],
+                         capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PATH": BLENDER_PATH, "BVH": str(tmp_path / "dance.bvh")})
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert lines, out.stdout[-3000:] + out.stderr[-2000:]
+    res = json.loads(lines[-1][len("RESULT "):])
+    assert res["fps"] == 30 and res["end"] >= 3  # the importer extends the scene, never shortens it
+    for f, k in (("1", 0), ("3", 2)):
+        want = forward_kinematics_np(mats[k], root[k])[:, [0, 2, 1]] * [1, -1, 1]  # (x, -z, y)
+        got = np.array([res["frames"][f][name] for name in JOINT_NAMES])
+        assert np.abs(got - want).max() < 2e-3, f"frame {f}: off by {np.abs(got - want).max():.4f} m"
