@@ -29,7 +29,7 @@ from typing import Any, Iterable, Protocol
 import numpy as np
 
 from liveedit.core.beats import BeatGrid
-from liveedit.core.continuation import WindowRequest, WindowResult
+from liveedit.core.continuation import WindowRequest, WindowResult, run_window
 from liveedit.core.live import FrameOut, LiveConfig, LiveCore
 from liveedit.core.messages import Command, PoseFrame, Reply
 from liveedit.core.scheduler import SchedulerConfig
@@ -311,9 +311,17 @@ class Engine:
 
     def _poll_windows(self, now: float) -> None:
         req = self.core.poll(now, self.in_flight)
-        if req is not None:
-            self._last_submitted = req.id
-            self.worker.submit(req)
+        if req is None:
+            return
+        if not req.needs_model:
+            # e.g. /undo of the last edit: the committed unedited stream comes back at once.
+            res = run_window(self.model, req)
+            self._last_submitted = max(self._last_submitted, req.id)
+            self.worker.discard_pending()
+            self._on_result(res)
+            return
+        self._last_submitted = req.id
+        self.worker.submit(req)
 
     # ------------------------------------------------------------------ frames
     def _pose_frame(self, out: FrameOut) -> PoseFrame:

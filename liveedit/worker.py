@@ -47,6 +47,13 @@ class InferenceWorker:
             self._pending = req
             self._cond.notify()
 
+    def discard_pending(self) -> None:
+        """Drop the waiting request (a newer state was handled without the model)."""
+        with self._cond:
+            if self._pending is not None:
+                self.replaced += 1
+            self._pending = None
+
     def stop(self, timeout: float = 5.0) -> bool:
         """Ask the thread to finish; -> True if it ended within `timeout` (it is a daemon either way)."""
         with self._cond:

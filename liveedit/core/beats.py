@@ -9,7 +9,8 @@ Inputs, in order of priority:
      nudge the phase.
   3. Audio: an onset envelope (spectral flux, `OnsetEnvelope`, 60 values a second) analysed every
      0.25 s by a phase-aware comb over the last few seconds. Beats from an external causal tracker
-     (aubio) can be added as hints (`observe_beat`).
+     (aubio) can be added as hints (`observe_beat`); on the rendered corpus they lowered the score,
+     so the engine does not add them by default.
 
 Why not aubio alone (REFERENCE.md): it loses the beat in drumless breakdowns, locks to half tempo on
 fast music and to off-beats on syncopated patterns. The grid here:
@@ -17,8 +18,8 @@ fast music and to off-beats on syncopated patterns. The grid here:
   * scores each tempo candidate by how much onset energy falls on its grid *minus* how much falls
     half-way between its grid points (energy there means the real beat is twice as fast), with a
     log-normal tempo prior centred on 120 BPM for the remaining ambiguity,
-  * weights the low band (kick drums) in the envelope, which sits on the beat far more often than
-    hi-hats do, and
+  * builds its onset envelope mostly from the high band (hats, snares, cymbals), which sits on the
+    beat far more often than bass lines and syncopated kicks do (see `OnsetEnvelope`), and
   * once locked, changes tempo, octave or phase only after the new estimate has persisted for a few
     seconds (hysteresis), so a fill or a syncopated bar does not flip it.
 

@@ -132,6 +132,12 @@ class WindowRequest:
     created: float              # engine-clock seconds
     seed: int | None = None
     heard: int = 0              # real (heard) music frames in the window
+    initial: np.ndarray | None = None   # (150, 151) the unedited prediction, when already committed
+
+    @property
+    def needs_model(self) -> bool:
+        """False when the result is just the committed initial stream (e.g. /undo of the last edit)."""
+        return self.initial is None or bool(self.prompts)
 
     @property
     def known_mask(self) -> np.ndarray:
@@ -168,8 +174,13 @@ def run_window(model: ModelLike, req: WindowRequest, music_guidance: float = 2.0
     cross-fades the seam), so the unedited dance comes back at once instead of lingering.
     """
     mask = req.known_mask if req.n_known > 0 else None
-    initial = model.generate(req.music, known=req.known_initial if mask is not None else None,
-                             known_mask=mask, steps=req.steps, music_guidance=music_guidance, seed=req.seed)
+    if req.initial is not None:
+        # The unedited prediction for this span is already committed (an edit change between two
+        # routine windows): only the editing passes run, which halves the latency of one edit.
+        initial = req.initial
+    else:
+        initial = model.generate(req.music, known=req.known_initial if mask is not None else None,
+                                 known_mask=mask, steps=req.steps, music_guidance=music_guidance, seed=req.seed)
     current = initial
     for i, prompt in enumerate(req.prompts):
         current = model.edit(req.music, initial, current, prompt,

@@ -69,6 +69,8 @@ class LiveCore:
         self._pending_edit: tuple[int, float] | None = None    # (edits version, received time)
         self._edit_first_frame: tuple[int, float] | None = None  # (frame index, received time)
         self.edit_latencies: deque[float] = deque(maxlen=200)
+        # (edits version, first frame index showing it, time the change was received) per change
+        self.edit_commits: deque[tuple[int, int, float]] = deque(maxlen=200)
         self.last_compute_s = 0.0
         self.windows_committed = 0
         self.stale_dropped = 0
@@ -154,13 +156,32 @@ class LiveCore:
             return None
         return self.make_request(now, reason)
 
+    # An edit change reuses the committed initial stream when it reaches this far past the new
+    # known frames (the window then ends at the committed end instead of further ahead).
+    MIN_REUSE_FRAMES = 30
+
     def make_request(self, now: float, reason: str = "hop") -> WindowRequest:
         tl = self.timeline
-        start, n_known = self.scheduler.plan(tl.playhead, tl.committed_end)
         W = self.scheduler.cfg.window
+        start, n_known = self.scheduler.plan(tl.playhead, tl.committed_end)
+        reuse = False
+        if reason == "edit":
+            known_end = start + n_known
+            if tl.committed_end - known_end >= self.MIN_REUSE_FRAMES and tl.committed_end >= W:
+                start = tl.committed_end - W
+                n_known = known_end - start
+                reuse = tl.frames.start <= start and n_known >= 0
+                if not reuse:
+                    start, n_known = self.scheduler.plan(tl.playhead, tl.committed_end)
         known = np.zeros((W, STREAMS_DIM), dtype=np.float32)
-        if n_known:
-            known[:n_known] = tl.read(start, start + n_known)
+        if reuse:
+            known[:] = tl.read(start, start + W)
+            initial = known[:, INITIAL].copy()
+            known[n_known:] = 0.0
+        else:
+            initial = None
+            if n_known:
+                known[:n_known] = tl.read(start, start + n_known)
         # Music: the heard frames from two bars before the first unheard frame.
         bar = int(4 * self.grid.period * FPS) + 1
         h0 = max(self.music.start, min(start, self.music.end - 2 * bar))
@@ -172,7 +193,7 @@ class LiveCore:
                             known=known[:, SHOWN].copy(), known_initial=known[:, INITIAL].copy(),
                             prompts=self.edits.prompts, strength=self.strength, steps=self.cfg.steps,
                             edits_version=self.edits.version, reason=reason, created=now,
-                            seed=self._next_id, heard=n_heard)
+                            seed=self._next_id, heard=n_heard, initial=initial)
         self._next_id += 1
         self.scheduler.mark_requested(tl.playhead, self.edits.version, self.grid.beat_at(now))
         return req
@@ -195,6 +216,7 @@ class LiveCore:
         self.windows_committed += 1
         if self._pending_edit and req.edits_version >= self._pending_edit[0] and info.end > info.first:
             self._edit_first_frame = (info.first, self._pending_edit[1])
+            self.edit_commits.append((req.edits_version, info.first, self._pending_edit[1]))
             self._pending_edit = None
         return info
 

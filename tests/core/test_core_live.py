@@ -110,3 +110,23 @@ def test_music_frames_reach_the_window_and_future_is_extrapolated():
     assert req.heard == real
     assert np.allclose(req.music[:real], feats[req.start:90])
     assert req.music[real:].any()
+
+
+def test_edit_reuses_the_committed_prediction_and_undo_needs_no_model():
+    core, played, _ = simulate(6, [0.3])
+    now = 6.0
+    assert core.handle(Command("edit", "jump"), now).ok
+    req = core.poll(now, in_flight=False)
+    assert req.reason == "edit" and req.initial is not None and req.needs_model
+    assert req.start + 150 == core.timeline.committed_end      # ends where the committed frames end
+    assert req.start + req.n_known == core.timeline.playhead + core.scheduler.lead
+    m = FakeModel()
+    res = run_window(m, req)
+    assert m.calls == [("edit", "jump")]                        # no new prediction: one pass only
+    assert np.array_equal(res.initial, req.initial)
+    core.on_result(res, now)
+    assert core.handle(Command("undo"), now).ok
+    req2 = core.poll(now, in_flight=False)
+    assert req2.initial is not None and not req2.needs_model
+    res2 = run_window(None, req2)                               # no model call at all
+    assert np.array_equal(res2.shown, req2.initial)

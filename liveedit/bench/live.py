@@ -1,0 +1,361 @@
+"""`liveedit bench live`: beat tracking, window compute time, frame jitter, edit latency, WebSocket clients held.
+
+All on this machine, in one run, printed as a table with the goals next to them:
+  * beats:   F-measure (mir_eval, 70 ms) and lock-in time on rendered corpus songs with exact beats
+             (seeds 100+ by default: the grid's constants were tuned on seeds 0-23), for aubio alone,
+             the engine's beat grid, and the grid with aubio's beats as hints;
+  * windows: compute time of one 150-frame window with 0, 1 and 3 active edits (seconds of dance per
+             second of compute);
+  * jitter:  frame-interval jitter at 30 fps, at the engine (sink offer) and at a WebSocket client,
+             while the engine dances to the demo song with the real model;
+  * latency: edit latency from the OSC send to the WebSocket arrival of the first frame computed with
+             the edit (p50/p95; the cross-fade into the edited motion completes 8 frames later);
+  * clients: WebSocket clients (in a separate process) that each receive >= 95% of the frames with
+             no gap over 250 ms.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import multiprocessing as mp
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+GOALS = {"jitter_p99_ms": 5.0, "edit_p95_ms": 300.0, "clients": 100}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--songs", type=int, default=16, help="rendered songs for the beat benchmark")
+    p.add_argument("--seed-base", type=int, default=100, help="first song seed (0-23 were used for tuning)")
+    p.add_argument("--song-seconds", type=float, default=30.0)
+    p.add_argument("--seconds", type=float, default=20.0, help="engine run time for the jitter measure")
+    p.add_argument("--edits", type=int, default=12, help="edits sent for the latency measure")
+    p.add_argument("--clients", default="50,100,200", help="WebSocket client counts to try, comma separated")
+    p.add_argument("--checkpoint", default=None, help="model checkpoint (default: the shipped one)")
+    p.add_argument("--random-model", action="store_true", help="use the tiny random model")
+    p.add_argument("--steps", type=int, default=10, help="sampler steps per window")
+    p.add_argument("--only", default="beats,windows,engine,clients",
+                   help="sections to run, comma separated (beats, windows, engine, clients)")
+
+
+# ---------------------------------------------------------------------------------------------- beats
+def lock_in_time(ref: np.ndarray, est: np.ndarray, tol: float = 0.07, run: int = 4) -> float:
+    """Seconds from the first true beat until the first of `run` consecutive estimated beats that
+    each match consecutive true beats within `tol` (nan if that never happens)."""
+    if len(est) < run or len(ref) < run:
+        return math.nan
+    match = np.array([np.argmin(np.abs(ref - e)) if np.min(np.abs(ref - e)) <= tol else -1 for e in est])
+    for i in range(len(est) - run + 1):
+        m = match[i:i + run]
+        if np.all(m >= 0) and np.all(np.diff(m) == 1):
+            return float(est[i] - ref[0])
+    return math.nan
+
+
+def _songs(n: int, seed_base: int, seconds: float):
+    try:
+        from training.corpus.songs import STYLES, make_song  # noqa: PLC0415
+    except ImportError as exc:
+        print(f"  (corpus unavailable: {exc}; using synthetic drum songs)")
+        from liveedit.core.testaudio import drum_song  # noqa: PLC0415
+        rng = np.random.default_rng(seed_base)
+        for i in range(n):
+            bpm = float(rng.uniform(80, 170))
+            audio, beats = drum_song(bpm=bpm, seconds=seconds, seed=i)
+            yield f"synthetic {bpm:.0f}", audio, beats
+        return
+    for i in range(n):
+        seed = seed_base + i
+        style = STYLES[seed % len(STYLES)]
+        song = make_song(seed=seed, style=style, duration=seconds)
+        yield f"{style} #{seed}", song.audio, np.asarray(song.beat_times)
+
+
+def bench_beats(args) -> dict:
+    import mir_eval  # noqa: PLC0415
+
+    from liveedit.core.beats import track_beats  # noqa: PLC0415
+    from liveedit.tracker import aubio_beats  # noqa: PLC0415
+
+    def f(ref, est):
+        return mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(np.asarray(est)))
+
+    rows = {"aubio": [], "grid": [], "grid+aubio": []}
+    locks = {k: [] for k in rows}
+    for name, audio, ref in _songs(args.songs, args.seed_base, args.song_seconds):
+        a = aubio_beats(audio)
+        est = {"aubio": a, "grid": track_beats(audio), "grid+aubio": track_beats(audio, hints=a)}
+        line = []
+        for k, e in est.items():
+            rows[k].append(f(ref, e))
+            locks[k].append(lock_in_time(ref, e))
+            line.append(f"{k} {rows[k][-1]:.2f}")
+        print(f"  {name:20s} " + "  ".join(line), flush=True)
+    out = {}
+    for k in rows:
+        lk = [x for x in locks[k] if not math.isnan(x)]
+        out[k] = {"F": float(np.mean(rows[k])), "lock_s": float(np.median(lk)) if lk else math.nan,
+                  "never_locked": len(locks[k]) - len(lk)}
+    return out
+
+
+# -------------------------------------------------------------------------------------------- windows
+def load_model(args):
+    from model.pipeline import DanceModel  # noqa: PLC0415
+
+    if args.random_model:
+        return DanceModel.tiny_random(), "tiny random (--random-model)"
+    try:
+        m = DanceModel.load(args.checkpoint)
+        return m, getattr(m, "name", "checkpoint")
+    except FileNotFoundError as exc:
+        print(f"  NOTICE: {exc}; timing the tiny random model instead")
+        return DanceModel.tiny_random(), "tiny random (no checkpoint)"
+
+
+def bench_windows(model, steps: int, repeats: int = 5) -> dict:
+    from liveedit.core.continuation import WindowRequest, run_window  # noqa: PLC0415
+
+    rng = np.random.default_rng(0)
+    out = {}
+    known = np.zeros((150, 151), np.float32)
+    known[:, 5] = 0.95
+    for n_edits in (0, 1, 3):
+        prompts = tuple(["swing arms wider", "jump higher", "lean back"][:n_edits])
+        times = []
+        for r in range(repeats + 1):
+            req = WindowRequest(id=r, start=0, n_known=60, music=rng.random((150, 35)).astype(np.float32),
+                                known=known, known_initial=known, prompts=prompts, strength=2.0, steps=steps,
+                                edits_version=0, reason="bench", created=0.0, seed=r)
+            t0 = time.perf_counter()
+            run_window(model, req)
+            if r:  # the first call warms up (text encoder load, allocations)
+                times.append(time.perf_counter() - t0)
+        med = statistics.median(times)
+        out[n_edits] = {"ms": med * 1000, "rtf": 5.0 / med}
+        print(f"  window with {n_edits} edit(s): {med * 1000:7.1f} ms  ({5.0 / med:5.1f} s of dance per s)", flush=True)
+    return out
+
+
+# --------------------------------------------------------------------------------- engine: jitter/edits
+class _TimingSink:
+    name = "bench"
+
+    def __init__(self):
+        self.t: list[float] = []
+
+    def offer(self, frame) -> None:
+        self.t.append(time.perf_counter())
+
+
+def _jitter(times: list[float]) -> dict:
+    d = np.diff(np.asarray(times))
+    if d.size == 0:
+        return {"p50_ms": math.nan, "p99_ms": math.nan, "fps": 0.0}
+    dev = np.abs(d - 1 / 30) * 1000
+    return {"p50_ms": float(np.percentile(dev, 50)), "p99_ms": float(np.percentile(dev, 99)),
+            "max_ms": float(dev.max()), "fps": float(1 / d.mean())}
+
+
+async def _engine_run(model, args) -> dict:
+    import websockets  # noqa: PLC0415
+
+    from liveedit.engine import Engine, EngineConfig  # noqa: PLC0415
+    from liveedit.io.audio import open_audio_source  # noqa: PLC0415
+    from liveedit.io.osc import OscControlServer, build_message  # noqa: PLC0415
+    from liveedit.io.ws import WebSocketServer  # noqa: PLC0415
+
+    sink = _TimingSink()
+    audio = open_audio_source("demo", play=False)
+    engine = Engine(model, audio, [sink], EngineConfig(steps=args.steps))
+    ws = WebSocketServer(engine, "127.0.0.1", 0)
+    engine.add_sink(ws)
+    osc = OscControlServer(engine, "127.0.0.1", 0)
+    await engine.start()
+    await osc.start()
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0),
+                                                       remote_addr=osc.address)
+    recv: dict[int, float] = {}
+    ws_times: list[float] = []
+    try:
+        host, port = ws.address
+        async with websockets.connect(f"ws://{host}:{port}/ws", max_size=None) as client:
+            async def reader():
+                async for msg in client:
+                    now = time.perf_counter()
+                    if isinstance(msg, str) and msg.startswith('{"type":"frame"'):
+                        i = msg.index('"frame":') + 8
+                        recv[int(msg[i:msg.index(",", i)])] = now
+                        ws_times.append(now)
+
+            task = asyncio.create_task(reader())
+            warm = 4.0
+            await asyncio.sleep(warm)
+            sink.t.clear()
+            ws_times.clear()
+            # Jitter window: plain dancing, no edits.
+            await asyncio.sleep(max(1.0, args.seconds))
+            jit_engine, jit_ws = _jitter(sink.t), _jitter(ws_times)
+            # Edit latency: OSC send -> WS arrival of the first frame computed with the edit.
+            latencies, missing = [], 0
+            prompts = ["swing arms wider", "raise both arms", "jump higher", "lean back", "turn left"]
+            for k in range(args.edits):
+                seen = len(engine.core.edit_commits)
+                sent = time.perf_counter()
+                transport.sendto(build_message("/edit", [prompts[k % len(prompts)]]))
+                first = None
+                t_end = sent + 5.0
+                while time.perf_counter() < t_end:
+                    await asyncio.sleep(0.005)
+                    commits = list(engine.core.edit_commits)[seen:]
+                    if commits and first is None:
+                        first = commits[0][1]
+                    if first is not None and first in recv:
+                        latencies.append(recv[first] - sent)
+                        break
+                else:
+                    missing += 1
+                await asyncio.sleep(1.0)
+                transport.sendto(build_message("/undo", []))
+                await asyncio.sleep(1.0)
+            status = engine.status()
+            task.cancel()
+    finally:
+        transport.close()
+        await osc.stop()
+        await engine.stop()
+    lat = np.asarray(latencies) * 1000
+    return {"jitter_engine": jit_engine, "jitter_ws": jit_ws,
+            "edit_ms": {"p50": float(np.percentile(lat, 50)) if lat.size else math.nan,
+                        "p95": float(np.percentile(lat, 95)) if lat.size else math.nan,
+                        "n": int(lat.size), "missing": missing},
+            "held_frames": status["held_frames"], "window_ms": status["window_ms"]}
+
+
+# ------------------------------------------------------------------------------------------- clients
+def _client_process(url: str, n: int, seconds: float, queue) -> None:
+    import websockets  # noqa: PLC0415
+
+    async def one(i: int, stats: list):
+        times = []
+        try:
+            async with websockets.connect(url, max_size=None, open_timeout=20) as ws:
+                t_end = time.perf_counter() + seconds + 2.0
+                async for msg in ws:
+                    now = time.perf_counter()
+                    if isinstance(msg, str) and msg.startswith('{"type":"frame"'):
+                        times.append(now)
+                    if now > t_end:
+                        break
+        except Exception as exc:  # counted as not held
+            stats.append((i, 0, 1e9, repr(exc)))
+            return
+        t = np.asarray(times)
+        t = t[t >= t[0] + 2.0] if t.size else t   # skip the first 2 s (connection ramp)
+        gap = float(np.diff(t).max()) if t.size > 1 else 1e9
+        stats.append((i, int(t.size), gap, ""))
+
+    async def main():
+        stats: list = []
+        await asyncio.gather(*(one(i, stats) for i in range(n)))
+        queue.put(stats)
+
+    asyncio.run(main())
+
+
+async def _clients_run(model, counts: list[int], args) -> dict:
+    from liveedit.engine import Engine, EngineConfig  # noqa: PLC0415
+    from liveedit.io.audio import open_audio_source  # noqa: PLC0415
+    from liveedit.io.ws import WebSocketServer  # noqa: PLC0415
+
+    seconds = 6.0
+    out = {}
+    for n in counts:
+        engine = Engine(model, open_audio_source("demo", play=False), [], EngineConfig(steps=args.steps))
+        ws = WebSocketServer(engine, "127.0.0.1", 0)
+        engine.add_sink(ws)
+        await engine.start()
+        try:
+            host, port = ws.address
+            ctx = mp.get_context("spawn")
+            q = ctx.Queue()
+            proc = ctx.Process(target=_client_process, args=(f"ws://{host}:{port}/ws", n, seconds, q), daemon=True)
+            proc.start()
+            stats = await asyncio.to_thread(q.get, True, seconds + 60)
+            await asyncio.to_thread(proc.join, 10)
+        finally:
+            await engine.stop()
+        expected = seconds * 30
+        held = sum(1 for _, cnt, gap, _ in stats if cnt >= 0.95 * expected and gap <= 0.25)
+        errors = [e for *_, e in stats if e]
+        out[n] = held
+        print(f"  {n:4d} clients: {held:4d} held at 30 fps"
+              + (f" ({len(errors)} failed: {errors[0]})" if errors else ""), flush=True)
+        if held < n:
+            break
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- main
+def run(args) -> int:
+    only = {s.strip() for s in args.only.split(",")}
+    report: dict = {}
+    print(f"liveedit bench live  ({time.strftime('%Y-%m-%d %H:%M')}, {mp.cpu_count()} CPUs)")
+    if "beats" in only:
+        print(f"\nBeat tracking on {args.songs} rendered songs (mir_eval F, 70 ms window):")
+        report["beats"] = bench_beats(args)
+    model = None
+    if only & {"windows", "engine", "clients"}:
+        model, model_name = load_model(args)
+        print(f"\nModel: {model_name}, {args.steps} sampler steps")
+    if "windows" in only:
+        print("\nWindow compute time (150 frames = 5 s of dance):")
+        report["windows"] = bench_windows(model, args.steps)
+    if "engine" in only:
+        print(f"\nEngine on the demo song: {args.seconds:g} s of frames, then {args.edits} edits over OSC:")
+        report["engine"] = asyncio.run(_engine_run(model, args))
+    if "clients" in only:
+        print("\nWebSocket clients (separate process) held at 30 fps:")
+        counts = [int(c) for c in args.clients.split(",") if c.strip()]
+        report["clients"] = asyncio.run(_clients_run(model, counts, args))
+
+    print("\n==== summary " + "=" * 60)
+    if "beats" in report:
+        b = report["beats"]
+        for k, v in b.items():
+            print(f"beat F-measure {k:11s} {v['F']:.3f}   lock-in median {v['lock_s']:.2f} s"
+                  f"   (never locked: {v['never_locked']})")
+        if b["aubio"]["F"] > 0:
+            print(f"grid / aubio F ratio       {b['grid']['F'] / b['aubio']['F']:.2f}x")
+    if "windows" in report:
+        w = report["windows"]
+        print("window compute             " + "   ".join(f"{k} edits {v['ms']:.0f} ms ({v['rtf']:.1f}x real time)"
+                                                       for k, v in w.items()))
+    if "engine" in report:
+        e = report["engine"]
+        je, jw = e["jitter_engine"], e["jitter_ws"]
+        print(f"frame jitter (engine)      p50 {je['p50_ms']:.2f} ms  p99 {je['p99_ms']:.2f} ms  "
+              f"({je['fps']:.2f} fps; goal p99 <= {GOALS['jitter_p99_ms']:g} ms)")
+        print(f"frame jitter (WS client)   p50 {jw['p50_ms']:.2f} ms  p99 {jw['p99_ms']:.2f} ms  ({jw['fps']:.2f} fps)")
+        em = e["edit_ms"]
+        print(f"edit latency OSC->WS       p50 {em['p50']:.0f} ms  p95 {em['p95']:.0f} ms  (n={em['n']}, "
+              f"missing {em['missing']}; goal p95 <= {GOALS['edit_p95_ms']:g} ms)")
+        print(f"held frames (windows late) {e['held_frames']}")
+    if "clients" in report:
+        c = report["clients"]
+        best = max((k for k, v in c.items() if v >= k), default=0)
+        print(f"WS clients held at 30 fps  {best} (tried {', '.join(map(str, c))}; goal >= {GOALS['clients']})")
+    return 0
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__)
+    add_arguments(p)
+    sys.exit(run(p.parse_args()))

@@ -1,0 +1,31 @@
+"""`liveedit bench <target>`: benchmarks on this machine.
+
+Each target is a module `liveedit.bench.<target>` with `add_arguments(parser)` and `run(args) -> int`
+(its docstring's first line is the help text): `model` (window compute time of the network) and
+`live` (beat tracking, frame jitter, edit latency, clients held). A new target needs only its module
+and a line in TARGETS.
+"""
+from __future__ import annotations
+
+import importlib
+
+TARGETS = ("model", "live")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("bench", help="benchmarks: model speed, live engine",
+                              description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="target", metavar="TARGET", required=True)
+    for name in TARGETS:
+        try:
+            module = importlib.import_module(f"liveedit.bench.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"liveedit.bench.{name}":
+                continue  # target not built in this installation
+            raise
+        doc = (module.__doc__ or name).strip().splitlines()[0]
+        tp = sub.add_parser(name, help=doc, description=module.__doc__)
+        add = getattr(module, "add_arguments", None)
+        if add is not None:
+            add(tp)
+        tp.set_defaults(func=module.run)
