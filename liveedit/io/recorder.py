@@ -399,3 +399,24 @@ def _close_open_recorders() -> None:
             rec.close()
         except Exception:
             log.exception("recorder: final write failed for %s", rec.dir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m liveedit.io.recorder DIR`: rebuild a recording's files from its journal."""
+    import argparse  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(prog="python -m liveedit.io.recorder",
+                                     description="Rebuild motion.npz, motion.bvh and beats.json from DIR/journal.f32 "
+                                                 "(after a recording was killed).")
+    parser.add_argument("directory")
+    args = parser.parse_args(argv)
+    if not (Path(args.directory) / "journal.f32").is_file():
+        print(f"{args.directory}: no journal.f32 here", flush=True)
+        return 1
+    n = recover(args.directory)
+    print(f"{args.directory}: {n} frames recovered ({n / FPS:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
