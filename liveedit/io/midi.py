@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -137,10 +136,20 @@ def load_midi_map(path: str | Path) -> MidiMap:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ValueError(f"cannot read MIDI map {path}: {exc}") from exc
+    is_toml = path.suffix.lower() == ".toml"
+    if is_toml:
+        try:
+            import tomllib  # noqa: PLC0415  (Python 3.11+)
+        except ModuleNotFoundError:
+            try:
+                import tomli as tomllib  # type: ignore[no-redef]  # noqa: PLC0415
+            except ModuleNotFoundError:
+                raise ValueError(f"reading {path} needs Python 3.11+ or the 'tomli' package; "
+                                 "or write the map as JSON") from None
     try:
-        obj = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"MIDI map {path} is not valid {'TOML' if path.suffix.lower() == '.toml' else 'JSON'}: {exc}") from exc
+        obj = tomllib.loads(text) if is_toml else json.loads(text)
+    except (ValueError, json.JSONDecodeError) as exc:  # TOMLDecodeError is a ValueError
+        raise ValueError(f"MIDI map {path} is not valid {'TOML' if is_toml else 'JSON'}: {exc}") from exc
     return parse_midi_map(obj, str(path))
 
 
