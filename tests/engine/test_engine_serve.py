@@ -1,0 +1,97 @@
+"""`liveedit serve` as a user runs it: a real process, real sockets, Ctrl-C once and twice."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import websockets
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def free_port(kind=socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_serve(*extra: str, env_extra: dict | None = None):
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **(env_extra or {}))
+    proc = subprocess.Popen([sys.executable, "-m", "liveedit", "serve", "--random-model", "--no-console",
+                             "--no-status", "--steps", "2", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    lines = []
+    t_end = time.time() + 60
+    while time.time() < t_end:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        m = re.search(r"viewer http://([\d.]+):(\d+)/", line)
+        if m:
+            return proc, m.group(1), int(m.group(2)), lines
+    proc.kill()
+    raise AssertionError("serve did not come up:\n" + "".join(lines))
+
+
+def test_serve_streams_takes_an_edit_and_stops_on_ctrl_c():
+    port, osc_port = free_port(), free_port(socket.SOCK_DGRAM)
+    # the HTTP/WS port comes from the environment, the OSC port from a flag
+    proc, host, got_port, lines = start_serve("--osc-port", str(osc_port), "--audio-in", "demo",
+                                              env_extra={"LIVEEDIT_PORT": str(port)})
+    try:
+        assert (host, got_port) == ("127.0.0.1", port)
+
+        async def client():
+            async with websockets.connect(f"ws://{host}:{port}/ws") as ws:
+                frames = []
+                while len(frames) < 20:
+                    msg = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                    if msg.get("type") == "frame":
+                        frames.append(msg)
+                await ws.send(json.dumps({"type": "edit", "text": "raise both arms", "id": 7}))
+                while True:
+                    msg = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                    if msg.get("type") == "reply":
+                        return frames, msg
+
+        frames, reply = asyncio.run(client())
+        idx = [f["frame"] for f in frames]
+        assert idx == list(range(idx[0], idx[0] + len(idx)))
+        assert len(frames[0]["rot"]) == 24 * 4
+        assert reply["ok"] and reply["id"] == 7
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            rc = proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    out = proc.stdout.read()
+    assert rc == 0, out
+    assert "stopping" in out
+
+
+def test_second_ctrl_c_forces_exit():
+    proc, *_ = start_serve("--osc-port", str(free_port(socket.SOCK_DGRAM)), "--audio-in", "none",
+                           env_extra={"LIVEEDIT_PORT": str(free_port())})
+    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGINT)
+    rc = proc.wait(15)
+    assert rc in (0, 130)  # 130 when the second press arrived before the graceful stop finished
+
+
+def test_bad_environment_value_is_a_clear_error():
+    env = dict(os.environ, LIVEEDIT_PORT="eighty")
+    r = subprocess.run([sys.executable, "-m", "liveedit", "serve", "--help"], capture_output=True, text=True,
+                       env=env, timeout=60)
+    assert r.returncode != 0
+    assert "LIVEEDIT_PORT" in (r.stderr + r.stdout)
