@@ -182,8 +182,11 @@ function resize() {
   const w = window.innerWidth, h = window.innerHeight;
   renderer.setSize(w, h, false);
   camera.aspect = w / h;
-  // On wide screens the panel covers the right side: shift the view so the dancer sits left of it.
-  camera.setViewOffset(w, h, w > 900 ? 160 : 0, 0, w, h);
+  // The panels cover the right side on wide screens and the lower half on narrow ones: shift the
+  // view so the dancer stays in the free part (and widen the lens on narrow screens).
+  const narrow = w <= 760;
+  camera.fov = narrow ? 60 : 40;
+  camera.setViewOffset(w, h, w > 900 ? 160 : 0, narrow ? h * 0.26 : 0, w, h);
   camera.updateProjectionMatrix();
 }
 window.addEventListener("resize", resize);
