@@ -1,8 +1,11 @@
 """Model inference off the event loop: one thread, latest request wins.
 
 `submit` replaces any request still waiting (a window computed for stale edits or stale known frames
-is wasted work); the request being computed runs to the end. Results go to `on_result`, called on
-the worker thread (the engine hands them to its loop with `call_soon_threadsafe`).
+is wasted work). An edit change also cancels a routine window being computed: the model's sampler
+is wrapped so that every denoising step first checks a flag (the model's sampler is a plain object
+handed the network on each call, DESIGN.md), so the edit starts within one sampler step instead of
+after a whole window. Results go to `on_result`, called on the worker thread (the engine hands them
+to its loop with `call_soon_threadsafe`).
 """
 from __future__ import annotations
 
@@ -14,6 +17,28 @@ from typing import Callable
 from liveedit.core.continuation import ModelLike, WindowRequest, WindowResult, run_window
 
 log = logging.getLogger(__name__)
+
+
+class WindowCancelled(Exception):
+    """Raised inside the sampler when the window being computed is no longer wanted."""
+
+
+class CancellableSampler:
+    """Wraps a sampler (`sample(denoise_fn, shape, ...)`): raises WindowCancelled at the next
+    denoising step once `event` is set."""
+
+    def __init__(self, inner, event: threading.Event):
+        self.inner, self.event = inner, event
+
+    def sample(self, denoise_fn, *args, **kwargs):
+        def checked(*a, **k):
+            if self.event.is_set():
+                raise WindowCancelled()
+            return denoise_fn(*a, **k)
+        return self.inner.sample(checked, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
 
 
 class InferenceWorker:
@@ -29,6 +54,12 @@ class InferenceWorker:
         self.replaced = 0      # requests dropped because a newer one arrived first
         self.completed = 0
         self.failed = 0
+        self.cancelled = 0     # routine windows abandoned for an edit
+        self._cancel = threading.Event()
+        self._current: WindowRequest | None = None
+        sampler = getattr(model, "sampler", None)
+        if sampler is not None and callable(getattr(sampler, "sample", None)) and not isinstance(sampler, CancellableSampler):
+            model.sampler = CancellableSampler(sampler, self._cancel)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
@@ -45,6 +76,9 @@ class InferenceWorker:
             if self._pending is not None:
                 self.replaced += 1
             self._pending = req
+            cur = self._current
+            if req.reason == "edit" and cur is not None and cur.edits_version != req.edits_version:
+                self._cancel.set()   # its result would be stale: stop it at the next step
             self._cond.notify()
 
     def discard_pending(self) -> None:
@@ -59,6 +93,7 @@ class InferenceWorker:
         with self._cond:
             self._stop = True
             self._pending = None
+            self._cancel.set()   # also ends a window in progress at its next sampler step
             self._cond.notify()
         if self._thread.is_alive():
             self._thread.join(timeout)
@@ -73,10 +108,18 @@ class InferenceWorker:
                     return
                 req, self._pending = self._pending, None
                 self._busy = True
+                self._current = req
+                self._cancel.clear()
             t0 = time.perf_counter()
             try:
                 result = run_window(self.model, req, self.music_guidance)
                 self.completed += 1
+            except WindowCancelled:
+                self.cancelled += 1
+                with self._cond:
+                    self._busy = False
+                    self._current = None
+                continue
             except Exception as exc:  # a model error must not kill the stream
                 log.exception("window %d failed", req.id)
                 import numpy as np  # noqa: PLC0415
@@ -86,6 +129,7 @@ class InferenceWorker:
             result.compute_s = time.perf_counter() - t0
             with self._cond:
                 self._busy = False
+                self._current = None
             try:
                 self.on_result(result)
             except Exception:
