@@ -163,7 +163,7 @@ class LiveCore:
     def make_request(self, now: float, reason: str = "hop") -> WindowRequest:
         tl = self.timeline
         W = self.scheduler.cfg.window
-        start, n_known = self.scheduler.plan(tl.playhead, tl.committed_end)
+        start, n_known = self.scheduler.plan(tl.playhead, tl.committed_end, reason)
         reuse = False
         if reason == "edit":
             known_end = start + n_known
@@ -172,7 +172,7 @@ class LiveCore:
                 n_known = known_end - start
                 reuse = tl.frames.start <= start and n_known >= 0
                 if not reuse:
-                    start, n_known = self.scheduler.plan(tl.playhead, tl.committed_end)
+                    start, n_known = self.scheduler.plan(tl.playhead, tl.committed_end, reason)
         known = np.zeros((W, STREAMS_DIM), dtype=np.float32)
         if reuse:
             known[:] = tl.read(start, start + W)
@@ -200,7 +200,8 @@ class LiveCore:
 
     def on_result(self, result: WindowResult, now: float) -> CommitInfo | None:
         """Commit a computed window (unless a newer edit state made it stale and motion is not short)."""
-        self.scheduler.note_compute(result.compute_s)
+        if result.request.needs_model:
+            self.scheduler.note_compute(result.compute_s, result.request.reason)
         self.last_compute_s = result.compute_s
         if result.error:
             return None

@@ -10,8 +10,10 @@ Rules, checked every time the engine polls (e.g. each output frame):
              beat boundary so windows line up with the music (or after 1.5 hops with no beat).
 A window is not requested while another one is in flight, except for edits.
 
-The scheduler also keeps a running estimate of the window compute time; it sets how far ahead of
-the playhead the known frames end (`lead`), i.e. where the result will be committed.
+The scheduler also keeps running estimates of the window compute time, one for routine windows and
+one for edit windows (cheaper: they reuse the committed prediction); they set how far ahead of the
+playhead the known frames end (`lead`), i.e. where the result will be committed, and so the edit
+latency.
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ class Scheduler:
     def __init__(self, config: SchedulerConfig | None = None):
         self.cfg = config or SchedulerConfig()
         self.latency_s = self.cfg.initial_latency_s
+        self.edit_latency_s = self.cfg.initial_latency_s
         self._last_frame: int | None = None
         self._last_version: int = 0
         self._last_beat = -math.inf
@@ -44,13 +47,22 @@ class Scheduler:
 
     @property
     def lead(self) -> int:
-        """Frames ahead of the playhead where a window requested now will be committed."""
-        return int(math.ceil(self.latency_s * self.cfg.fps)) + self.cfg.margin
+        """Frames ahead of the playhead where a routine window requested now will be committed."""
+        return self.lead_for("hop")
 
-    def note_compute(self, seconds: float) -> None:
+    def lead_for(self, reason: str) -> int:
+        lat = self.edit_latency_s if reason == "edit" else self.latency_s
+        return int(math.ceil(lat * self.cfg.fps)) + self.cfg.margin
+
+    def note_compute(self, seconds: float, reason: str = "hop") -> None:
         """Record a window's compute time (the estimate follows rises quickly, falls slowly)."""
-        a = 0.5 if seconds > self.latency_s else 0.1
-        self.latency_s = (1 - a) * self.latency_s + a * seconds
+        cur = self.edit_latency_s if reason == "edit" else self.latency_s
+        a = 0.5 if seconds > cur else 0.1
+        new = (1 - a) * cur + a * seconds
+        if reason == "edit":
+            self.edit_latency_s = new
+        else:
+            self.latency_s = new
 
     def due(self, playhead: int, committed_end: int, edits_version: int, beat: float, in_flight: bool) -> str | None:
         """The reason a window should be requested now, or None."""
@@ -71,9 +83,9 @@ class Scheduler:
                 return "hop"
         return None
 
-    def plan(self, playhead: int, committed_end: int) -> tuple[int, int]:
+    def plan(self, playhead: int, committed_end: int, reason: str = "hop") -> tuple[int, int]:
         """-> (window start frame, number of known frames)."""
-        return window_plan(playhead, committed_end, self.lead, self.cfg.context, self.cfg.window)
+        return window_plan(playhead, committed_end, self.lead_for(reason), self.cfg.context, self.cfg.window)
 
     def mark_requested(self, playhead: int, edits_version: int, beat: float) -> None:
         self._last_frame = playhead

@@ -119,7 +119,7 @@ def test_edit_reuses_the_committed_prediction_and_undo_needs_no_model():
     req = core.poll(now, in_flight=False)
     assert req.reason == "edit" and req.initial is not None and req.needs_model
     assert req.start + 150 == core.timeline.committed_end      # ends where the committed frames end
-    assert req.start + req.n_known == core.timeline.playhead + core.scheduler.lead
+    assert req.start + req.n_known == core.timeline.playhead + core.scheduler.lead_for("edit")
     m = FakeModel()
     res = run_window(m, req)
     assert m.calls == [("edit", "jump")]                        # no new prediction: one pass only
