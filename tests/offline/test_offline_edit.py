@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from liveedit.cli import main
-from liveedit.offline import dancefile
+from liveedit.offline import dancefile, rolling
 from liveedit.offline.edit import blend_motion, edit_dance, span_weights
 from liveedit.offline.errors import OfflineError
 from liveedit.offline.generate import generate_motion
@@ -40,7 +40,7 @@ def test_edit_changes_only_the_span_and_blends_smoothly():
     assert np.abs(after[a + 20:b - 20] - before[a + 20:b - 20]).max() > 0.1  # the edit shows inside
     # The editing branch saw the initial prediction as reference and continued from known frames.
     edits = [c for c in model.calls if c["op"] == "edit"]
-    assert all(c["known"] == 60 for c in edits)  # 2 s of known context, as the live engine
+    assert all(c["known"] == rolling.CONTEXT for c in edits)  # the live engine's known context
     # No jump at the span edges larger than ordinary motion plus the per-frame share of the edit.
     jmp = jumps(after)
     normal = np.percentile(jumps(before), 99)

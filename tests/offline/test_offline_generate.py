@@ -31,7 +31,7 @@ def seam_frames(T: int, beats: np.ndarray) -> list[int]:
 
 def test_plan_follows_the_live_engine():
     beats = np.arange(0, 20, 0.5)
-    steps = rolling.plan(0, 437, rolling.beat_frames(beats, 30))
+    steps = rolling.plan(0, 437, rolling.beat_frames(beats, 30), hop=30, context=60)
     assert steps[0] == rolling.Step(0, 0, 150)
     assert steps[-1].end >= 437 and steps[-2].end < 437
     for prev, s in zip(steps, steps[1:]):
@@ -40,10 +40,14 @@ def test_plan_follows_the_live_engine():
         assert 30 <= s.cursor - prev.cursor <= 45  # a hop, moved onto the next beat
         assert s.cursor % 15 == 0  # beats every 0.5 s = 15 frames
     # The edit case: starting mid-song keeps the 2 s before as known context.
-    first = rolling.plan(200, 300)[0]
+    first = rolling.plan(200, 300, hop=30, context=60)[0]
     assert (first.start, first.cursor, first.end) == (140, 200, 290)
-    # No beats: plain 1 s hops.
-    assert [s.cursor for s in rolling.plan(0, 300)][:4] == [0, 30, 60, 90]
+    # No beats: plain hops.
+    assert [s.cursor for s in rolling.plan(0, 300, hop=30, context=60)][:4] == [0, 30, 60, 90]
+    # The defaults are the live engine's.
+    from liveedit.core.scheduler import SchedulerConfig
+
+    assert (rolling.HOP, rolling.CONTEXT) == (SchedulerConfig().hop, SchedulerConfig().context)
 
 
 @pytest.mark.parametrize("T", [61, 150, 437])
