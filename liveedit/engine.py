@@ -2,11 +2,11 @@
 worker thread and the output sinks.
 
 Tasks on the event loop:
-  * audio:  polls the AudioSource every 10 ms; beat analysis (onset envelope + aubio) and the music
-            feature extractor run on a helper thread so their FFTs never delay a frame.
-  * frames: the 30 fps frame clock. Plays the next committed frame, converts it to a PoseFrame
-            (quaternions, global joints by FK) and offers it to every sink; polls the scheduler and
-            submits window requests to the inference worker (latest request wins).
+  * audio:  polls the AudioSource every 10 ms; beat analysis (onset envelope, optionally aubio) and
+            the music feature extractor run on a helper thread so their FFTs never delay a frame.
+  * frames: the 30 fps frame clock. Offers the prepared PoseFrame (quaternions, global joints by
+            FK) to every sink, polls the scheduler and submits window requests to the inference
+            worker (latest request wins; an edit cancels a routine window), then prepares the next.
   * status: optional one-line status printer.
 
 Clock: engine seconds = time.perf_counter() - origin + correction. With live audio the correction
@@ -264,7 +264,9 @@ class Engine:
         return reply
 
     def midi_clock_tick(self, t: float) -> None:
-        """MIDI clock pulse; t is a time.perf_counter() stamp taken when the message arrived."""
+        """MIDI clock pulse. t is a time.perf_counter() stamp taken when the message arrived (what
+        liveedit.io.midi passes, stamped on rtmidi's thread); it is converted to engine time here.
+        The same holds for midi_start / midi_continue / midi_stop."""
         with self._grid_lock:
             self.grid.midi_clock_tick(self.from_perf(t))
 
