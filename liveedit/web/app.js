@@ -287,7 +287,8 @@ function onMessage(msg) {
     case "hello": onHello(msg); break;
     case "frame": onFrame(msg); break;
     case "reply":
-      showReply(msg);
+      // The page asks for the status itself on connect: use its data, do not show it as news.
+      if (msg.request !== "status") showReply(msg);
       // status and strength replies carry the engine's current strength: keep the slider in step
       if (msg.ok && msg.data && typeof msg.data.strength === "number") setStrengthUi(msg.data.strength);
       break;
