@@ -40,6 +40,7 @@ def _song_task(args: tuple) -> dict:
     from training.corpus.chains import SongMeta, make_chain  # noqa: PLC0415
     from training.corpus.songs import make_song, save_song  # noqa: PLC0415
 
+    cpu0 = time.process_time()
     out = Path(out)
     song = make_song(seed * 1_000_003 + song_index, duration=song_seconds, render=not silent)
     save_song(song, out / fmt.SONGS_DIR)
@@ -58,15 +59,8 @@ def _song_task(args: tuple) -> dict:
             fmt.save_motion(out, rec["motion_id"], motion)
             frames += len(motion)
         records.extend(chain.records)
-    return {"records": records, "frames": frames, "song_id": song.song_id, "split": split}
-
-
-def _cpu_seconds() -> float:
-    """CPU time of this process and its finished workers (user + system): the cost on a free machine,
-    whatever else is running on a shared one."""
-    import resource  # noqa: PLC0415
-    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+    return {"records": records, "frames": frames, "song_id": song.song_id, "split": split,
+            "cpu": time.process_time() - cpu0}
 
 
 def _dir_size(path: Path) -> int:
@@ -95,14 +89,16 @@ def build_corpus(out: str | Path, songs: int = DEFAULTS["songs"], chains: int = 
     tasks = [(str(out), i, seed, per_song[i], song_seconds, frames, edits, silent, int(offsets[i]))
              for i in range(songs) if per_song[i] > 0]
     t0 = time.time()
-    cpu0 = _cpu_seconds()
+    cpu0 = time.process_time()
+    worker_cpu = 0.0
     n_motions = n_edits = n_frames = 0
     splits: dict[str, int] = {}
     levels: dict[str, int] = {}
     types: dict[str, int] = {}
 
     def consume(res: dict) -> None:
-        nonlocal n_motions, n_edits, n_frames
+        nonlocal n_motions, n_edits, n_frames, worker_cpu
+        worker_cpu += res["cpu"]
         fmt.write_manifest(out, res["records"], append=True)
         n_motions += len(res["records"])
         n_frames += res["frames"]
@@ -129,7 +125,9 @@ def build_corpus(out: str | Path, songs: int = DEFAULTS["songs"], chains: int = 
             bar.set_postfix(edits=n_edits, frames=n_frames)
     bar.close()
     seconds = time.time() - t0
-    cpu = _cpu_seconds() - cpu0
+    # CPU time spent in the song tasks (measured inside the workers) plus this process: the cost on a
+    # free machine, whatever else runs on a shared one
+    cpu = worker_cpu + (time.process_time() - cpu0 if workers > 1 else 0.0)
     size = _dir_size(out)
     summary = {
         "songs": len(tasks), "chains": chains, "motions": n_motions, "edit_pairs": n_edits, "frames": n_frames,

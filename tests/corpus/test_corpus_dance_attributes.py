@@ -5,7 +5,7 @@ import pytest
 from training.corpus import attributes as A
 from training.corpus import moves as M
 
-BEATS = np.arange(0.0, 20.0, 0.5)
+BEATS = np.arange(0.0, 30.0, 60 / 90)  # 90 BPM, so double time stays within human limb speeds
 
 # attribute -> (layer, move, move attribute, values, extra attrs, other layers' speed follows)
 CASES = {

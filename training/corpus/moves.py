@@ -108,9 +108,11 @@ CHANNELS: dict[str, dict[str, float]] = {
         "heading": 0.0,         # turn of the whole dance frame since the block started (rad)
     },
     "arms": {
-        # arm direction in the torso frame: out = away from the body (lateral), up, fwd.
-        "l_out": 0.25, "l_up": -1.0, "l_fwd": 0.1, "l_twist": 0.0, "l_elbow": 0.25, "l_wrist": 0.0,
-        "r_out": 0.25, "r_up": -1.0, "r_fwd": 0.1, "r_twist": 0.0, "r_elbow": 0.25, "r_wrist": 0.0,
+        # arm direction in the torso frame as angles (blended linearly, so a raise between opposite
+        # directions keeps an even speed): elev 0 = hanging .. pi = straight up; azim 0 = to the side,
+        # pi/2 = forward, more = across the body.
+        "l_elev": 0.25, "l_azim": 0.4, "l_twist": 0.0, "l_elbow": 0.25, "l_wrist": 0.0,
+        "r_elev": 0.25, "r_azim": 0.4, "r_twist": 0.0, "r_elbow": 0.25, "r_wrist": 0.0,
     },
     "torso": {
         "fwd1": 0.0, "fwd2": 0.0, "fwd3": 0.0,  # spine1/2/3 forward bend (rad)
@@ -347,8 +349,8 @@ def _turn(u, a):
     ph = _phase(u, a, 4.0)
     w = a["width"] / 2
     # small alternating steps through the turn (first three beats), so planted feet never twist
-    ll = 0.08 * a["amplitude"] * sum(np.sin(np.pi * np.clip((ph - s) / 0.4, 0, 1)) for s in (0.0, 1.0, 2.0))
-    rl = 0.08 * a["amplitude"] * sum(np.sin(np.pi * np.clip((ph - s) / 0.4, 0, 1)) for s in (0.5, 1.5, 2.5))
+    ll = 0.1 * a["amplitude"] * sum(np.sin(np.pi * np.clip((ph - s) / 0.4, 0, 1)) for s in (0.0, 1.0, 2.0))
+    rl = 0.1 * a["amplitude"] * sum(np.sin(np.pi * np.clip((ph - s) / 0.4, 0, 1)) for s in (0.5, 1.5, 2.5))
     cycles = np.floor(u * a["speed"] / 4.0)
     turn_dir = 1.0 if a["direction"] >= 0 else -1.0
     total = 2 * np.pi * a["amount"] * turn_dir
@@ -375,7 +377,7 @@ def _twist(u, a):
         out[f + "yaw"] = yaw
     return _legs_out(a, out["lx"], out["lz"], heel, out["rx"], out["rz"], heel,
                      lpitch=np.full_like(ph, 0.25), rpitch=np.full_like(ph, 0.25), lyaw=out["lyaw"], ryaw=out["ryaw"],
-                     pyaw=0.8 * sw, drop=a["bend"] + 0.04 + a["bounce"] * _beat_pulse(u, a))
+                     pyaw=0.6 * sw, drop=a["bend"] + 0.04 + a["bounce"] * _beat_pulse(u, a))
 
 
 @_move("rock_step", "legs", 4.0, 0.4, "rock forward onto one foot and back, alternate", reach=(0.15, 0.3, 0.45))
@@ -409,8 +411,8 @@ def _arms_out(left: tuple, right: tuple, a: dict) -> dict[str, np.ndarray]:
             azim = np.clip(np.asarray(azim) - a["spread"], -0.6, 2.3)
         else:  # this arm rests while the other one dances
             elev, azim, twist, elbow = np.full_like(elev, 0.25), np.full_like(elev, 0.4), 0.0, 0.25
-        x, y, z = _dir(elev, azim)
-        out[pre + "out"], out[pre + "up"], out[pre + "fwd"] = x, y, z
+        out[pre + "elev"] = elev
+        out[pre + "azim"] = np.broadcast_to(np.asarray(azim, dtype=np.float64), elev.shape).copy()
         out[pre + "twist"] = np.broadcast_to(np.asarray(twist, dtype=np.float64), elev.shape).copy()
         out[pre + "elbow"] = np.broadcast_to(np.clip(np.asarray(elbow, dtype=np.float64), 0.0, 2.4), elev.shape).copy()
     return out
@@ -734,7 +736,30 @@ class Dance:
 BLEND_BEATS = 0.5  # cross-fade half-width between blocks, in beats
 
 
-def _eval_layers(program: Program, b: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+# Shortest time one beat of a move may take, seconds (a move at speed 2 on a 170 BPM song would make
+# a beat of 0.18 s: faster than a body can do it). Faster requests fall back by halves of the speed.
+MIN_MOVE_BEAT = {"legs": 0.28, "arms": 0.22, "torso": 0.2}
+MIN_MOVE_BEAT_BY_MOVE = {"turn": 0.42, "jump": 0.36, "kick": 0.32, "lunge": 0.36, "behind_step": 0.3, "twist": 0.4}
+
+
+def effective_speed(move: str, speed: float, beat_period: float) -> float:
+    """The speed a move is really danced at: `speed`, halved until one move beat lasts at least
+    MIN_MOVE_BEAT seconds."""
+    spec = MOVES[move]
+    limit = MIN_MOVE_BEAT_BY_MOVE.get(move, MIN_MOVE_BEAT[spec.layer])
+    while speed > 0.5 and beat_period / speed < limit:
+        speed /= 2.0
+    return speed
+
+
+def _block_beat_period(beat_times: np.ndarray, start: int, beats: int) -> float:
+    bt = np.asarray(beat_times, dtype=np.float64)
+    lo, hi = int(np.clip(start, 0, len(bt) - 2)), int(np.clip(start + beats + 1, 2, len(bt)))
+    d = np.diff(bt[lo:hi]) if hi - lo >= 2 else np.diff(bt[-2:])
+    return float(np.median(d))
+
+
+def _eval_layers(program: Program, b: np.ndarray, beat_times: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Blend every block's layers into full-length channel arrays. Returns channels, heading."""
     T = len(b)
     chans = {name: np.zeros(T) for lay in LAYERS for name in CHANNELS[lay]}
@@ -752,10 +777,13 @@ def _eval_layers(program: Program, b: np.ndarray) -> tuple[dict[str, np.ndarray]
         w = np.broadcast_to(np.asarray(w, dtype=np.float64), (T,))
         idx = np.nonzero(w > 1e-9)[0]
         u_full = b - blk.start
+        bp = _block_beat_period(beat_times, blk.start, blk.beats)
         for lay in LAYERS:
             entry = blk.layer(lay)
             spec = MOVES[entry["move"]]
             attrs = {**spec.defaults(), **{k: v for k, v in entry.items() if k != "move"}}
+            if "speed" in attrs:
+                attrs["speed"] = effective_speed(entry["move"], attrs["speed"], bp)
             if attrs.get("speed", 1.0) > 1.0 and "amplitude" in attrs:
                 # faster moves get smaller, as dancers do in double time (keeps limb speeds human)
                 attrs["amplitude"] *= attrs["speed"] ** -0.4
@@ -802,25 +830,24 @@ def _apply_overlays(program: Program, chans: dict[str, np.ndarray], b: np.ndarra
                 chosen = beats[np.isin(pos % 4, np.asarray(ov.beats))]
                 if len(chosen) == 0:
                     continue
-                # weight: raised cosine around each chosen beat, 0.45 beat wide
+                # weight: raised cosine around each chosen beat, 0.45 beat (and at least 0.25 s) wide
+                width = max(0.45, 0.25 / _block_beat_period(beat_times, lo, hi - lo))
                 d = b[:, None] - chosen[None, :].astype(np.float64)
-                w = np.clip(_pulse(d, 0.45).max(axis=1), 0, 1)
+                w = np.clip(_pulse(d, width).max(axis=1), 0, 1)
             p = ov.params
             if ov.kind == "arm_raise":
                 arms = ("l_", "r_") if p.get("arm", "both") == "both" else (f"{p['arm']}_",)
-                x, y, z = _dir(float(p.get("elev", 1.57)), float(p.get("azim", 0.35)))
                 for pre in arms:
-                    for k, v in (("out", x), ("up", y), ("fwd", z), ("elbow", 0.1), ("twist", 0.0)):
+                    for k, v in (("elev", float(p.get("elev", 1.57))), ("azim", float(p.get("azim", 0.35))),
+                                 ("elbow", 0.1), ("twist", 0.0)):
                         chans[pre + k] = (1 - w) * chans[pre + k] + w * v
             elif ov.kind == "clap":
-                x, y, z = _dir(0.95, 1.72)
                 for pre in ("l_", "r_"):
-                    for k, v in (("out", x), ("up", y), ("fwd", z), ("elbow", 1.15), ("twist", 0.0)):
+                    for k, v in (("elev", 0.95), ("azim", 1.72), ("elbow", 1.15), ("twist", 0.0)):
                         chans[pre + k] = (1 - w) * chans[pre + k] + w * v
             elif ov.kind == "punch":
                 pre = f"{p.get('arm', 'r')}_"
-                x, y, z = _dir(1.55, 1.45)
-                for k, v in (("out", x), ("up", y), ("fwd", z), ("elbow", 0.05), ("twist", 0.0)):
+                for k, v in (("elev", 1.55), ("azim", 1.45), ("elbow", 0.05), ("twist", 0.0)):
                     chans[pre + k] = (1 - w) * chans[pre + k] + w * v
             elif ov.kind == "kick":
                 f = str(p.get("foot", "r"))
@@ -832,15 +859,34 @@ def _apply_overlays(program: Program, chans: dict[str, np.ndarray], b: np.ndarra
                 chans["drop"] = chans["drop"] + w * float(p.get("depth", 0.08))
 
 
+# Fastest joint-angle change allowed, rad/s: keeps hands under about 10 m/s (a fast punch) whatever
+# blend of moves, overlays and tempo asked for.
+MAX_RATE = {"elev": 8.0, "azim": 8.0, "elbow": 12.0, "twist": 10.0}
+
+
+def _limit_rates(ch: dict[str, np.ndarray], fps: int) -> None:
+    """Clamp the frame-to-frame change of the arm angle channels (in place)."""
+    names = [p + k for p in ("l_", "r_") for k in MAX_RATE]
+    x = np.stack([ch[n] for n in names], axis=1)  # (T, C)
+    lim = np.array([MAX_RATE[n[2:]] / fps for n in names])
+    out = x.copy()
+    for t in range(1, len(x)):
+        out[t] = out[t - 1] + np.clip(x[t] - out[t - 1], -lim, lim)
+    for i, n in enumerate(names):
+        ch[n] = out[:, i]
+
+
 def _plant(pos: np.ndarray, lift: np.ndarray, yaw: np.ndarray, eps: float = 1e-4):
     """Hold a foot where it landed while it is planted; smoothly correct it while it swings.
 
-    pos (T, 2) wished-for ground position, lift (T,), yaw (T,). Returns pos, yaw actually used.
+    pos (T, 2) wished-for ground position, lift (T,), yaw (T,). Returns pos, lift, yaw actually used:
+    a swing that travels gets an arc of at least a quarter of its length (up to 12 cm), so a foot never
+    scrapes across the floor, whatever blend of moves asked for the step.
     """
     T = len(lift)
     planted = lift < eps
     if not planted.any():
-        return pos, yaw
+        return pos, lift, yaw
     t = np.arange(T)
     # index of the first frame of each planted run, forward-filled over the run
     starts = planted & ~np.concatenate([[False], planted[:-1]])
@@ -861,7 +907,12 @@ def _plant(pos: np.ndarray, lift: np.ndarray, yaw: np.ndarray, eps: float = 1e-4
     alpha = smoothstep(alpha)[:, None]
     corr[swing] = ((1 - alpha) * c_prev + alpha * c_next)[swing]
     out = vals + corr
-    return out[:, :2], out[:, 2]
+    both = has_prev & has_next & swing
+    dist = np.linalg.norm(out[nn, :2] - out[pp, :2], axis=-1)
+    frac = np.where(both, (t - prev_p) / np.maximum(next_p - prev_p, 1), 0.0)
+    arc = np.minimum(0.25 * dist, 0.12) * np.sin(np.pi * frac)
+    lift = np.where(both, np.maximum(lift, arc), lift)
+    return out[:, :2], lift, out[:, 2]
 
 
 _HIP = {"l": 1, "r": 2}
@@ -931,8 +982,9 @@ def synthesize(program: Program, beat_times: np.ndarray, n_frames: int, start_ti
     T = int(n_frames)
     times = start_time + np.arange(T) / fps
     b = beat_coordinate(times, beat_times)
-    ch, heading = _eval_layers(program, b)
+    ch, heading = _eval_layers(program, b, beat_times)
     _apply_overlays(program, ch, b, beat_times, downbeat_times)
+    _limit_rates(ch, fps)
 
     # Downbeat accent: a slightly deeper dip on the first beat of each bar.
     bi = np.round(b).astype(np.int64)
@@ -948,7 +1000,7 @@ def synthesize(program: Program, beat_times: np.ndarray, n_frames: int, start_ti
     feet = {}
     for s in "lr":
         lift = np.maximum(ch[s + "lift"], 0.0)
-        pos, yaw = _plant(to_world(ch[s + "x"], ch[s + "z"]), lift, heading + ch[s + "yaw"])
+        pos, lift, yaw = _plant(to_world(ch[s + "x"], ch[s + "z"]), lift, heading + ch[s + "yaw"])
         feet[s] = (pos, lift, yaw, np.clip(ch[s + "pitch"], -0.3, 1.2))
 
     # ---- pelvis ---------------------------------------------------------------------------------
@@ -985,7 +1037,11 @@ def synthesize(program: Program, beat_times: np.ndarray, n_frames: int, start_ti
         pos, lift, yaw, pitch = feet[s]
         foot_R = rot_y(yaw) @ rot_x(pitch)
         hip_pos = root + np.einsum("tij,j->ti", pel_R, REST_OFFSETS[_HIP[s]].astype(np.float64))
-        R[:, _HIP[s]], R[:, _KNEE[s]], R[:, _ANKLE[s]] = _leg_ik(s, hip_pos, pel_R, targets[s], foot_R)
+        tgt = targets[s].copy()
+        # joint limit for kicks and knee lifts: the ankle stays 20 cm below the hip (about 100 degrees
+        # of hip flexion at most)
+        tgt[:, 1] = np.minimum(tgt[:, 1], hip_pos[:, 1] - 0.2)
+        R[:, _HIP[s]], R[:, _KNEE[s]], R[:, _ANKLE[s]] = _leg_ik(s, hip_pos, pel_R, tgt, foot_R)
         R[:, _TOE[s]] = rot_x(-0.6 * np.clip(pitch, 0, 1) * (lift < 0.05))  # toes flex when the heel is up
 
     # ---- spine, head ------------------------------------------------------------------------------
@@ -1001,8 +1057,7 @@ def synthesize(program: Program, beat_times: np.ndarray, n_frames: int, start_ti
 
     # ---- arms (left computed directly, right through the left-right mirror) --------------------------
     for pre, (sj, ej, wj), mirror in (("l_", (16, 18, 20), False), ("r_", (17, 19, 21), True)):
-        d = np.stack([ch[pre + "out"], ch[pre + "up"], ch[pre + "fwd"]], axis=-1)
-        d[:, 0] = np.maximum(d[:, 0], -0.75 * np.linalg.norm(d, axis=-1))  # never through the chest
+        d = np.stack(_dir(np.clip(ch[pre + "elev"], 0.02, 3.0), np.clip(ch[pre + "azim"], -0.7, 2.3)), axis=-1)
         sw = _swing_from_x(d) @ rot_x(np.clip(ch[pre + "twist"], -1.6, 1.6))
         el = rot_y(-np.clip(ch[pre + "elbow"], 0.0, 2.4))
         wr = rot_z(np.clip(ch[pre + "wrist"], -0.6, 0.6))
