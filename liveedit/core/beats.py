@@ -167,7 +167,7 @@ class BeatGrid:
 
     ANALYSIS_INTERVAL = 0.25   # s between audio analyses
     WINDOW = 6.0               # s of onset envelope analysed
-    MIN_EVIDENCE = 2.0         # s of audio before the first estimate
+    MIN_EVIDENCE = 1.0         # s of audio before the first estimate (lock-in ~2 s, same F as 2 s)
     CONFIRM = 2                # consistent analyses needed for the first lock
     SWITCH_AFTER = 3.0         # s a contradicting estimate must persist before a locked grid follows it
     MIDI_TIMEOUT = 1.0         # s without MIDI pulses before the grid falls back to audio/manual
