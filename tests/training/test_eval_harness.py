@@ -113,3 +113,20 @@ def test_a_model_without_editing_branch_gets_table_2_and_a_note(tmp_path):
     res = ev.run(_args(tmp_path, no_alignment=True), dm=dm, embed=_embed)
     assert "table2" in res and "table3" not in res and "table4" not in res
     assert "no editing branch" in (tmp_path / "RESULTS.md").read_text()
+
+
+def test_goals_compare_with_the_issue_targets():
+    gt = {"method": "Ground truth", "bas_music": 0.25, "pfc": 1.0, "fid_k": 10.0}
+    ours = {"method": "Ours (initial prediction)", "bas_music": 0.26, "pfc": 1.3, "fid_k": 19.0}
+    edit = {"edit_success": 0.9, "preservation": 0.95, "held_out_success": 0.7, "held_out_preservation": 0.95,
+            "held_out_n": 10}
+    res = {"table2": [gt, ours], "gt_vs_gt": {"fid_k": 10.0},
+           "table3": [{"fid_k": 19.0, "fid_g": 5.0}, edit, edit, {**edit, "fid_k": 20.0, "fid_g": 6.0}]}
+    got = {g["goal"].split(" (")[0].split(" <=")[0].split(" >=")[0]: g["pass"] for g in ev.goals(res)}
+    assert got["BAS"] is True          # 0.26 >= 0.25
+    assert got["PFC"] is False         # 1.3 > 1.2 x 1.0
+    assert got["FID_k"] is True        # 19 <= 2 x 10
+    assert got["edit success"] is False  # held-out 70% < 80%
+    assert got["preservation"] is True
+    assert got["iteration-3 FID_k within 10% of initial"] is True    # 20 <= 20.9
+    assert got["iteration-3 FID_g within 10% of initial"] is False   # 6 > 5.5
