@@ -11,6 +11,7 @@ arbitrary pickled objects):
 """
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -44,7 +45,8 @@ def save_checkpoint(path: str | Path, model: DanceEditor, normalizer: Normalizer
         "config": model.cfg.to_dict(),
         "normalizer": normalizer.state_dict(),
         "generation": tensors(model.generation),
-        "meta": dict(meta or {}),
+        # plain JSON values only (a stray numpy/torch object would make the file unloadable)
+        "meta": json.loads(json.dumps(dict(meta or {}), default=str)),
     }
     if model.editor is not None:
         payload["editor"] = tensors(model.editor)

@@ -245,10 +245,13 @@ def train_stage(stage: int, net: DanceEditor, data, normalizer: Normalizer, pres
 
 def compute_losses(model, batch: dict, normalizer: Normalizer, schedule: CosineSchedule,
                    rng: np.random.Generator, gen: torch.Generator, device, stage: int) -> dict[str, torch.Tensor]:
-    music = torch.as_tensor(batch["music"], device=device)
+    from training.data import live_music  # noqa: PLC0415
     target = normalizer.normalize(torch.as_tensor(batch["target"], device=device))
     B, T, _ = target.shape
-    mask = random_known_masks(B, T, rng).to(device)
+    mask = random_known_masks(B, T, rng)
+    # continuation windows hear the music only up to the playhead; the rest is extrapolated
+    music = torch.as_tensor(live_music(batch["music"], mask.numpy(), rng), device=device)
+    mask = mask.to(device)
     t = torch.randint(0, schedule.steps, (B,), generator=gen).to(device)
     edit = None
     drop_music = torch.as_tensor(rng.random(B) < 0.1, device=device) if stage == 1 else None
@@ -337,6 +340,24 @@ class RunLog:
 
 # ----------------------------------------------------------------------------- entry point
 
+def shared_normalizer(path: Path, data, seed: int) -> Normalizer:
+    """Fit (or reload) the normaliser on rank 0 and hand the same one to every process."""
+    import json
+    rank, world = dist_info()
+    state = None
+    if rank == 0:
+        if path.exists():
+            state = json.loads(path.read_text())
+        else:
+            state = Normalizer.fit(data.motion_sample(20000, np.random.default_rng(seed))).state_dict()
+            path.write_text(json.dumps(state))
+    if world > 1:
+        box = [state]
+        dist.broadcast_object_list(box, src=0)
+        state = box[0]
+    return Normalizer.from_state_dict(state)
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
@@ -391,16 +412,7 @@ def main(argv=None) -> int:
     data = open_training_data(args.data, args.corpus_dir, preset, seed=args.seed, rank=rank)
     stages = [int(s) for s in args.stages.split(",")]
 
-    norm_path = run_dir / "normalizer.json"
-    if norm_path.exists():
-        import json
-        normalizer = Normalizer.from_state_dict(json.loads(norm_path.read_text()))
-    else:
-        normalizer = Normalizer.fit(data.motion_sample(20000, np.random.default_rng(args.seed)))
-        if rank == 0:
-            import json
-            norm_path.write_text(json.dumps(normalizer.state_dict()))
-
+    normalizer = shared_normalizer(run_dir / "normalizer.json", data, args.seed)
     net = DanceEditor(preset.model, with_editor=False).to(device)
     if args.init:
         from model.checkpoint import load_checkpoint

@@ -1,0 +1,205 @@
+"""Training batches for training/train.py, from the procedural corpus or a user's data.
+
+Sources (`--data`):
+    corpus            the procedural corpus in --corpus-dir, built there first if it is missing
+    corpus:DIR        a corpus directory (training/corpus/format.py layout)
+    manifest:DIR      the same layout written by users for their own edit pairs
+    aist:DIR          AIST++ (stage 1 only: it has no edit pairs)
+    finedance:DIR     FineDance (stage 1 only)
+
+Music the live engine has not heard yet is extrapolated from the beat grid
+(liveedit.core.continuation.extrapolate_music). Windows that continue a known prefix get the same
+treatment here half of the time, from a random "playhead" a little before the end of the known
+frames, so the model sees at training time the music it will see live.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model.music import BEAT, FPS
+
+EXTRAPOLATE_PROB = 0.5
+MAX_LEAD_FRAMES = 20  # known frames can run up to this far ahead of the audio heard (engine's lead)
+
+
+def beat_times_from_channel(music: np.ndarray) -> np.ndarray:
+    """Beat times (s, window-relative) from the one-hot beat channel of (T, 35) features."""
+    return np.flatnonzero(music[:, BEAT] > 0.5) / FPS
+
+
+def extrapolate_after(music: np.ndarray, heard: int) -> np.ndarray:
+    """Replace frames [heard, T) of one window's features by the engine's extrapolation."""
+    from liveedit.core.beats import GridState  # noqa: PLC0415
+    from liveedit.core.continuation import extrapolate_music  # noqa: PLC0415
+
+    T = music.shape[0]
+    if heard <= 0 or heard >= T:
+        return music
+    beats = beat_times_from_channel(music[:heard])
+    grid = GridState.from_beats(beats) if len(beats) >= 2 else GridState.from_beats([])
+    out = music.copy()
+    out[heard:] = extrapolate_music(music[:heard], grid, T - heard)
+    return out
+
+
+def live_music(music: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(B, T, 35) music, (B, T) known-frame masks -> music as the live engine would have it."""
+    out = music.copy()
+    for b in range(len(music)):
+        m = mask[b]
+        if not m[0] or m.all() or rng.random() >= EXTRAPOLATE_PROB:
+            continue  # only windows that continue a streamed prefix
+        n_known = int(np.argmin(m)) if not m.all() else len(m)
+        heard = max(1, n_known - int(rng.integers(0, MAX_LEAD_FRAMES + 1)))
+        out[b] = extrapolate_after(music[b], heard)
+    return out
+
+
+class TextCache:
+    """Token features of every edit prompt, encoded once (in chunks) with the real sentence encoder."""
+
+    def __init__(self, max_tokens: int, prompts: list[str] = ()):
+        from model.text import get_text_encoder  # noqa: PLC0415
+        self.encoder = get_text_encoder()
+        self.max_tokens = max_tokens
+        self.table: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.add(list(prompts))
+
+    def add(self, prompts: list[str], chunk: int = 128) -> None:
+        todo = sorted({p for p in prompts if p not in self.table})
+        for i in range(0, len(todo), chunk):
+            part = todo[i:i + chunk]
+            f = self.encoder.encode(part, max_tokens=self.max_tokens)
+            for j, p in enumerate(part):
+                self.table[p] = (f.tokens[j].float(), f.mask[j].bool())
+
+    def batch(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        self.add(prompts)
+        rows = [self.table[p] for p in prompts]
+        return torch.stack([r[0] for r in rows]), torch.stack([r[1] for r in rows])
+
+
+class CorpusTrainingData:
+    """Random windows from a corpus directory for both stages."""
+
+    def __init__(self, root: str | Path, window: int, max_text_tokens: int, seed: int = 0):
+        from training.corpus.dataset import CorpusDataset  # noqa: PLC0415
+        root = Path(root)
+        common = dict(window_frames=window, cache_motions=True, seed=seed)
+        self.sets = {
+            (1, "train"): CorpusDataset(root, stage=1, split="train", **common),
+            (2, "train"): CorpusDataset(root, stage=2, split="train", **common),
+            (1, "val"): CorpusDataset(root, stage=1, split="val", **common),
+            (2, "val"): CorpusDataset(root, stage=2, split="val", **common),
+        }
+        for key, ds in self.sets.items():
+            if len(ds) == 0 and key[1] == "train":
+                raise ValueError(f"corpus {root} has no {key[1]} samples for stage {key[0]}")
+        self.max_text_tokens = max_text_tokens
+        self._text: TextCache | None = None
+
+    def _dataset(self, stage: int, split: str):
+        ds = self.sets[(stage, split)]
+        return ds if len(ds) else self.sets[(stage, "train")]
+
+    def motion_sample(self, n_frames: int, rng: np.random.Generator) -> np.ndarray:
+        """About n_frames training frames for fitting the normaliser, (N, 151)."""
+        ds = self._dataset(1, "train")
+        out, total = [], 0
+        while total < n_frames:
+            m = ds[int(rng.integers(len(ds)))]["motion"]
+            out.append(m)
+            total += len(m)
+        return np.concatenate(out)[:n_frames]
+
+    def sample(self, stage: int, batch: int, rng: np.random.Generator, split: str = "train") -> dict:
+        ds = self._dataset(stage, split)
+        items = [ds[int(i)] for i in rng.integers(0, len(ds), size=batch)]
+        music = np.stack([it["music"] for it in items]).astype(np.float32)
+        if stage == 1:
+            return {"music": music, "target": np.stack([it["motion"] for it in items]).astype(np.float32)}
+        if self._text is None:
+            texts = self.sets[(2, "train")].edit_texts() + self.sets[(2, "val")].edit_texts()
+            print(f"encoding {len(set(texts))} edit prompts with the sentence encoder")
+            self._text = TextCache(self.max_text_tokens, texts)
+        text, text_mask = self._text.batch([it["text"] for it in items])
+        return {
+            "music": music,
+            "target": np.stack([it["target"] for it in items]).astype(np.float32),
+            "current": np.stack([it["current"] for it in items]).astype(np.float32),
+            "initial": np.stack([it["initial"] for it in items]).astype(np.float32),
+            "text": text, "text_mask": text_mask,
+        }
+
+
+class ClipTrainingData:
+    """Stage-1 windows from real dance datasets (AIST++, FineDance): clips + their music."""
+
+    def __init__(self, clips: list, window: int, seed: int = 0):
+        from model.music import extract_features, load_audio  # noqa: PLC0415
+        from liveedit.core.beats import track_beats  # noqa: PLC0415
+        self.window = window
+        self.items = []
+        for clip in clips:
+            if clip.audio_path is None or len(clip.motion) < window:
+                continue
+            audio = load_audio(clip.audio_path)
+            feats = extract_features(audio, track_beats(audio), n_frames=len(clip.motion))
+            self.items.append((clip.motion.astype(np.float32), feats))
+        if not self.items:
+            raise ValueError("no usable clips (each needs its music file and at least one window of motion)")
+        split = max(1, len(self.items) // 10)
+        self.val, self.train = self.items[:split], self.items[split:] or self.items
+
+    def motion_sample(self, n_frames: int, rng: np.random.Generator) -> np.ndarray:
+        return np.concatenate([m for m, _ in self.train])[:n_frames]
+
+    def sample(self, stage: int, batch: int, rng: np.random.Generator, split: str = "train") -> dict:
+        if stage != 1:
+            raise SystemExit("this dataset has no edit pairs: train stage 2 on the corpus or a manifest "
+                             "(--stages 1 here, then --stages 2 --init CKPT --data corpus)")
+        pool = self.val if split == "val" else self.train
+        music, target = [], []
+        for i in rng.integers(0, len(pool), size=batch):
+            m, f = pool[int(i)]
+            s = int(rng.integers(0, len(m) - self.window + 1))
+            target.append(m[s:s + self.window])
+            music.append(f[s:s + self.window])
+        return {"music": np.stack(music), "target": np.stack(target)}
+
+
+def open_training_data(spec: str, corpus_dir: str, preset, seed: int = 0, rank: int = 0):
+    """Parse --data and return an object with sample(stage, batch, rng, split) and motion_sample()."""
+    kind, _, path = spec.partition(":")
+    window, max_tokens = preset.model.window, preset.model.max_text_tokens
+    if kind == "corpus":
+        root = Path(path or corpus_dir)
+        if not (root / "manifest.jsonl").is_file():
+            if path:
+                raise SystemExit(f"{root} holds no corpus (manifest.jsonl missing)")
+            if rank != 0:
+                raise SystemExit("build the corpus before a multi-process run: python training/make_corpus.py")
+            build_corpus(root, preset.corpus_chains, seed)
+        return CorpusTrainingData(root, window, max_tokens, seed)
+    if kind == "manifest":
+        if not path:
+            raise SystemExit("--data manifest:DIR needs the directory")
+        return CorpusTrainingData(Path(path), window, max_tokens, seed)
+    if kind in ("aist", "finedance"):
+        if not path:
+            raise SystemExit(f"--data {kind}:DIR needs the dataset directory")
+        from training.loaders import iter_aistpp, iter_finedance  # noqa: PLC0415
+        clips = list((iter_aistpp if kind == "aist" else iter_finedance)(Path(path)))
+        return ClipTrainingData(clips, window, seed)
+    raise SystemExit(f"unknown --data {spec!r}: use corpus, corpus:DIR, manifest:DIR, aist:DIR or finedance:DIR")
+
+
+def build_corpus(root: Path, chains: int, seed: int) -> None:
+    """Build the procedural corpus (songs scale with chains) with the corpus builder's defaults."""
+    from training.make_corpus import main as make_corpus  # noqa: PLC0415
+    songs = max(2, min(300, chains // 20))
+    print(f"no corpus in {root}: building {chains} chains over {songs} songs first")
+    make_corpus(["--out", str(root), "--songs", str(songs), "--chains", str(chains), "--seed", str(seed)])
