@@ -66,7 +66,9 @@ class EngineConfig:
     max_edits: int = 3
     hop: int = 30                 # frames between routine windows
     context: int = 60             # known frames per window
-    margin: int = 3               # frames between the playhead and the commit point
+    # Frames between the playhead and the commit point. 1 is safe here: windows are committed on the
+    # event loop, the same thread that prepares and sends frames, so a commit never races a send.
+    margin: int = 1
     crossfade: int = 8
     use_aubio: bool = False       # aubio's beats as grid hints (measured to lower F on the corpus)
     joints: bool = True           # include global joint positions in PoseFrames

@@ -62,8 +62,10 @@ class InferenceWorker:
             model.sampler = CancellableSampler(sampler, self._cancel)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
-    def start(self) -> None:
+    def start(self, warm_up: bool = True) -> None:
         self._thread.start()
+        if warm_up:
+            threading.Thread(target=self._warm_up, name="liveedit-warmup", daemon=True).start()
 
     @property
     def in_flight(self) -> bool:
@@ -98,6 +100,19 @@ class InferenceWorker:
         if self._thread.is_alive():
             self._thread.join(timeout)
         return not self._thread.is_alive()
+
+    def _warm_up(self) -> None:
+        """Load the text encoder now (it loads lazily, in seconds), not on the first edit. Runs on
+        its own thread so the first windows are not delayed."""
+        encode = getattr(self.model, "encode_text", None)
+        if encode is None:
+            return
+        t0 = time.perf_counter()
+        try:
+            encode(["warm up"])
+            log.info("text encoder ready (%.1f s)", time.perf_counter() - t0)
+        except Exception as exc:
+            log.warning("text encoder warm-up failed: %s", exc)
 
     def _run(self) -> None:
         while True:
