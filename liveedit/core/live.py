@@ -182,9 +182,10 @@ class LiveCore:
             initial = None
             if n_known:
                 known[:n_known] = tl.read(start, start + n_known)
-        # Music: the heard frames from two bars before the first unheard frame.
-        bar = int(4 * self.grid.period * FPS) + 1
-        h0 = max(self.music.start, min(start, self.music.end - 2 * bar))
+        # Music: the window's heard frames, extrapolated after the last one. Only frames inside the
+        # window feed the extrapolation, exactly as training does (training/data.py applies
+        # extrapolate_music to a window's own heard prefix), so the model sees what it learnt.
+        h0 = max(self.music.start, start)
         heard = self.music.read(h0, self.music.end) if self.music.end > h0 else np.zeros((0, MUSIC_DIM), np.float32)
         if self.music.end <= h0:
             h0 = self.music.end
