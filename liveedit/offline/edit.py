@@ -108,7 +108,7 @@ def edit_motion(model: Any, music: np.ndarray, beat_times: np.ndarray, initial: 
                                      known_mask=mask if mask.any() else None, steps=steps,
                                      text_guidance=strength, seed=win_seed), np.float32)
 
-    rolling.run(step, music_ext, edited, plan, desc="edit", progress=progress)
+    rolling.run(step, music_ext, edited, plan, prefilled=total, desc="edit", progress=progress)
     return blend_motion(np.asarray(current, np.float32), edited[:T], span_weights(T, a, b, blend_frames))
 
 

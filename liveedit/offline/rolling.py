@@ -4,8 +4,9 @@ The same plan as `liveedit serve` (liveedit.core.scheduler / continuation), with
 replaced by a cursor that jumps ahead instead of waiting for the music:
 
   * a window is 150 frames; its first `context` frames (60 = 2 s, the engine's default) are motion
-    already there (known frames, with a mask); the other 90 are new and are written into the dance,
-    replacing what the previous window had predicted for them;
+    already there (known frames, with a mask); the other 90 are new and are committed through the
+    engine's `Timeline`, replacing what the previous window had predicted for them with the same
+    short cross-fade as live;
   * the known/new boundary then moves on by a hop (30 frames = 1 s), taken on the next beat as the
     engine does (or after 1.5 hops when no beat comes), and the next window continues from there.
 
@@ -25,6 +26,7 @@ from tqdm import tqdm
 from liveedit.core.beats import GridState
 from liveedit.core.continuation import WINDOW, extrapolate_music, window_plan
 from liveedit.core.scheduler import SchedulerConfig
+from liveedit.core.timeline import Timeline
 
 HOP = SchedulerConfig.hop          # 30 frames: 1 s at 30 fps
 CONTEXT = SchedulerConfig.context  # 60 known frames at the start of a window
@@ -70,21 +72,35 @@ def plan(first: int, stop: int, beat_frames: np.ndarray | None = None, window: i
 WindowFn = Callable[[int, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
-def run(fn: WindowFn, music: np.ndarray, buffer: np.ndarray, steps: list[Step], desc: str = "windows",
-        progress: bool = True) -> np.ndarray:
-    """Run the planned windows, writing each window's new frames into `buffer`; returns `buffer`.
+def run(fn: WindowFn, music: np.ndarray, buffer: np.ndarray, steps: list[Step], prefilled: int = 0,
+        desc: str = "windows", progress: bool = True) -> np.ndarray:
+    """Run the planned windows and commit each one as the live engine does; returns `buffer`.
 
-    music: (N, 35), buffer: (N, 151) with N >= steps[-1].end; frames before steps[0].cursor must
-    already hold motion.
+    music: (N, 35), buffer: (N, 151) with N >= steps[-1].end; buffer[:prefilled] holds motion
+    already there (at least the frames before steps[0].cursor). Each window is committed through
+    the engine's own `Timeline` with the playhead at the window's cursor: its new frames replace
+    what an earlier window (or, when editing, the dance being edited) had there, cross-faded over
+    the first few frames exactly as in `liveedit serve`. Frames past the last window's end keep
+    their old values.
     """
+    n, dim = buffer.shape
+    timeline = Timeline(dim, rest_frame=buffer[0], capacity=n, margin=0)
+    if prefilled:
+        timeline.frames.write(0, buffer[:prefilled])
     for st in tqdm(steps, desc=desc, unit="win", disable=not progress, leave=False):
         window = st.end - st.start
         mask = np.zeros(window, dtype=bool)
         mask[: st.known] = True
-        out = fn(st.start, music[st.start:st.end], buffer[st.start:st.end].copy(), mask)
-        if out.shape != (window, buffer.shape[1]):
-            raise RuntimeError(f"model returned {out.shape}, expected ({window}, {buffer.shape[1]})")
-        buffer[st.cursor:st.end] = out[st.known:]
+        known = timeline.read(st.start, st.cursor) if st.known else np.zeros((0, dim), np.float32)
+        known_full = np.zeros((window, dim), np.float32)
+        known_full[: st.known] = known
+        out = fn(st.start, music[st.start:st.end], known_full, mask)
+        if out.shape != (window, dim):
+            raise RuntimeError(f"model returned {out.shape}, expected ({window}, {dim})")
+        timeline.playhead = st.cursor  # frames before the cursor are played (frozen), as live
+        timeline.commit(st.start, out)
+    end = timeline.committed_end
+    buffer[:end] = timeline.read(0, end)
     return buffer
 
 
