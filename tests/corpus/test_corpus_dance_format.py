@@ -73,7 +73,8 @@ def test_missing_motion_file_is_reported(tmp_path):
 
 
 def test_tiny_corpus_end_to_end(tmp_path):
-    s = build_corpus(tmp_path, songs=2, chains=4, song_seconds=8.0, frames=150, workers=2, seed=5, progress=False)
+    s = build_corpus(tmp_path, songs=2, chains=4, song_seconds=6.0, frames=150, workers=2, seed=5, silent=True,
+                     progress=False)
     assert s["motions"] == 16 and s["edit_pairs"] == 12 and s["frames"] == 16 * 150
     recs = fmt.read_manifest(tmp_path)
     assert len(recs) == 16 and json.loads((tmp_path / "corpus.json").read_text())["edit_pairs"] == 12
@@ -103,3 +104,13 @@ def test_tiny_corpus_end_to_end(tmp_path):
     # all splits together cover everything
     total = sum(len(CorpusDataset(tmp_path, stage=1, split=sp, heldout="include")) for sp in fmt.SPLITS)
     assert total == 16
+
+
+def test_liveedit_corpus_command(tmp_path, capsys):
+    from liveedit.cli import main
+    rc = main(["corpus", "--out", str(tmp_path), "--songs", "1", "--chains", "1", "--song-seconds", "6",
+               "--frames", "150", "--workers", "1", "--silent", "--no-progress"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "1 chains, 4 motions, 3 edit pairs" in out and "GB on disk" in out
+    assert len(fmt.read_manifest(tmp_path)) == 4

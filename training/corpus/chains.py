@@ -49,6 +49,10 @@ class Chain:
     programs: list[Program]
 
 
+# Edits made so far in this process, per type (for balancing the types; each worker keeps its own).
+TYPE_COUNTS: dict[str, int] = {}
+
+
 def edit_ok(et: EditType, before: dict[str, float], after: dict[str, float]) -> bool:
     """Did the edit move what it promised (by >= half a tolerance) and keep what it promised?"""
     for k, sgn in et.changes.items():
@@ -106,11 +110,13 @@ def make_chain(meta: SongMeta, rng: np.random.Generator, chain_id: str, n_frames
                 cands = [e for e in cands if not is_heldout_combo(e.name, e.acted_moves(program))]
             if not cands:
                 break
-            # balance the three levels of detail, then uniform inside a level
+            # the three levels of detail equally often; inside a level, favour the types this process
+            # has used least so far (some apply to few dances)
             levels = [lv for lv in LEVELS if any(e.level == lv for e in cands)]
             lv = levels[int(rng.integers(len(levels)))]
             pool = [e for e in cands if e.level == lv]
-            et = pool[int(rng.integers(len(pool)))]
+            w = np.array([1.0 / (1.0 + TYPE_COUNTS.get(e.name, 0)) ** 2 for e in pool])
+            et = pool[int(rng.choice(len(pool), p=w / w.sum()))]
             new_prog, info = et.apply(program, rng)
             new_motion, new_meas = render(new_prog)
             if not edit_ok(et, measured, new_meas):
@@ -128,6 +134,7 @@ def make_chain(meta: SongMeta, rng: np.random.Generator, chain_id: str, n_frames
                             "heldout_combo": bool(is_heldout_combo(et.name, et.acted_moves(program))),
                             "phrasing_index": pidx, "slots": info["slots"],
                             "program": new_prog.to_dict() if keep_programs else None})
+            TYPE_COUNTS[et.name] = TYPE_COUNTS.get(et.name, 0) + 1
             motions.append(new_motion)
             programs.append(new_prog)
             used.add(et.name)

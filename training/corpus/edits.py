@@ -104,8 +104,16 @@ def _has(p: Program, layer: str, moves: tuple[str, ...]) -> bool:
 
 
 def _all(p: Program, layer: str, attr: str, pred) -> bool:
-    """pred holds for the attribute (or, with attr="move", the move name) of every block's layer."""
-    return all(pred(e.get(attr, MOVES[e["move"]].defaults().get(attr, 0.0))) for e in _layers(p, layer))
+    """pred holds for the attribute (or, with attr="move", the move name) of every block's layer
+    whose move has that attribute (blocks without it do not count)."""
+    return all(pred(e.get(attr, MOVES[e["move"]].defaults().get(attr))) for e in _layers(p, layer)
+               if attr == "move" or attr in MOVES[e["move"]].attrs)
+
+
+def _mean(p: Program, layer: str, attr: str) -> float:
+    """Mean of an attribute over the blocks whose move has it (0 if none)."""
+    v = [e[attr] for e in _layers(p, layer) if attr in e]
+    return float(np.mean(v)) if v else 0.0
 
 
 def _mul(p: Program, layer: str, attr: str, f: float, moves=None) -> None:
@@ -165,7 +173,7 @@ BOTH_ARMS = lambda p: _all(p, "arms", "side", lambda v: abs(v) < 0.5)  # noqa: E
     "more intensity please", "make it more energetic", "go harder", "pump it up",
     "bring more energy to the moves", "dance like you mean it, more energy",
     "crank up the energy", "let's see more power in every move"],
-    pre=lambda p: _all(p, "legs", "amplitude", lambda v: v < 1.25))
+    pre=lambda p: _mean(p, "legs", "amplitude") < 1.2)
 def _more_energy(p, rng):
     for lay in ("legs", "arms", "torso"):
         _mul(p, lay, "amplitude", 1.3)
@@ -177,7 +185,7 @@ def _more_energy(p, rng):
     "less energy", "tone it down", "calm it down a bit", "dance more gently", "less intense please",
     "make it softer", "take it easy", "bring the energy down", "relax the moves", "more laid back",
     "ease off a little", "dial the intensity down"],
-    pre=lambda p: _all(p, "legs", "amplitude", lambda v: v > 0.6))
+    pre=lambda p: _mean(p, "legs", "amplitude") > 0.65)
 def _less_energy(p, rng):
     for lay in ("legs", "arms", "torso"):
         _mul(p, lay, "amplitude", 0.65)
@@ -209,7 +217,7 @@ def _half_time(p, rng):
     "get lower", "bend your knees more", "go lower", "dance lower to the ground", "sink down more",
     "lower your body", "stay low", "get down lower", "deeper knees", "crouch a bit more",
     "drop your hips lower", "keep it low"],
-    pre=lambda p: _all(p, "legs", "bend", lambda v: v < 0.1))
+    pre=lambda p: _mean(p, "legs", "bend") < 0.09)
 def _get_lower(p, rng):
     _add(p, "legs", "bend", 0.08)
 
@@ -218,7 +226,7 @@ def _get_lower(p, rng):
     "stand taller", "straighten your legs", "stand up straighter", "less knee bend", "dance taller",
     "get up higher", "don't crouch so much", "rise up", "straighter knees", "stay tall",
     "lift yourself up taller", "less crouching"],
-    pre=lambda p: _all(p, "legs", "bend", lambda v: v > 0.045) and not _has(p, "legs", ("lunge", "jump")))
+    pre=lambda p: _mean(p, "legs", "bend") > 0.04 and not _has(p, "legs", ("lunge", "jump")))
 def _stand_taller(p, rng):
     _set(p, "legs", "bend", 0.0)
     _mul(p, "legs", "bounce", 0.5)
@@ -228,7 +236,7 @@ def _stand_taller(p, rng):
     "bigger", "make the moves bigger", "bigger movements", "go bigger", "larger moves", "exaggerate the moves",
     "make everything bigger", "more range in the moves", "dance bigger", "use more space with every move",
     "supersize the moves", "bolder, bigger movements"],
-    pre=lambda p: all(_all(p, lay, "amplitude", lambda v: v < 1.2) for lay in ("legs", "arms")))
+    pre=lambda p: all(_mean(p, lay, "amplitude") < 1.15 for lay in ("legs", "arms")))
 def _bigger(p, rng):
     for lay in ("legs", "arms", "torso"):
         _mul(p, lay, "amplitude", 1.35)
@@ -238,7 +246,7 @@ def _bigger(p, rng):
     "smaller", "make the moves smaller", "smaller movements", "go smaller", "tighter moves",
     "keep the moves small", "less range", "dance smaller", "subtler movements", "scale the moves down",
     "make everything more compact", "minimal, small moves"],
-    pre=lambda p: all(_all(p, lay, "amplitude", lambda v: v > 0.6) for lay in ("legs", "arms")))
+    pre=lambda p: all(_mean(p, lay, "amplitude") > 0.65 for lay in ("legs", "arms")))
 def _smaller(p, rng):
     for lay in ("legs", "arms", "torso"):
         _mul(p, lay, "amplitude", 0.65)
@@ -295,8 +303,9 @@ def _arms_closer(p, rng):
     "arms higher", "raise your arms", "hands up higher", "lift the arms up", "higher arms",
     "get your hands up", "bring the arms up", "keep the arms high", "reach higher with your arms",
     "arms up more", "take the arm moves up higher", "lift your hands"],
-    pre=lambda p: BOTH_ARMS(p) and _all(p, "arms", "height", lambda v: v < 0.3))
+    pre=lambda p: _all(p, "arms", "height", lambda v: v < 0.3) and not _has(p, "arms", ("point",)))
 def _raise_arms(p, rng):
+    _set(p, "arms", "side", 0.0)  # both arms
     _add(p, "arms", "height", 0.35)
 
 
@@ -304,8 +313,9 @@ def _raise_arms(p, rng):
     "arms lower", "lower your arms", "hands down lower", "keep the arms down", "lower arms",
     "bring the arms down", "drop your arms a bit", "arms not so high", "keep your hands low",
     "take the arm moves lower", "less high with the arms", "let the arms sink"],
-    pre=lambda p: BOTH_ARMS(p) and _all(p, "arms", "height", lambda v: v > -0.3))
+    pre=lambda p: _all(p, "arms", "height", lambda v: v > -0.3) and not _has(p, "arms", ("point",)))
 def _lower_arms(p, rng):
+    _set(p, "arms", "side", 0.0)  # both arms
     _add(p, "arms", "height", -0.35)
 
 
