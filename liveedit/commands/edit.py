@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     def body() -> int:
         from liveedit.offline import dancefile  # noqa: PLC0415
-        from liveedit.offline.edit import check_prompt, edit_dance, span_frames  # noqa: PLC0415
+        from liveedit.offline.edit import check_options, check_prompt, edit_dance, span_frames  # noqa: PLC0415
         from liveedit.offline.errors import OfflineError, check_output_path  # noqa: PLC0415
         from liveedit.offline.generate import load_model  # noqa: PLC0415
 
@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
         prompt = check_prompt(args.prompt)  # before the slow model load
         dance = dancefile.load(args.dance)
         span_frames(dance, args.start, args.end)  # validate before the slow model load
+        check_options(args.strength, args.steps, args.blend)
         checkpoint = args.checkpoint
         if checkpoint is None:
             made_with = dance.meta.get("checkpoint_file")

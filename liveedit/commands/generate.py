@@ -33,16 +33,19 @@ def run(args: argparse.Namespace) -> int:
     def body() -> int:
         from liveedit.offline import dancefile  # noqa: PLC0415
         from liveedit.offline.errors import OfflineError, check_output_path  # noqa: PLC0415
-        from liveedit.offline.generate import generate_dance, load_model  # noqa: PLC0415
+        from liveedit.offline.generate import generate_dance, load_model, load_song  # noqa: PLC0415
 
         out = check_output_path(args.output, [args.song], args.force)
         if out.suffix.lower() != ".npz":
             raise OfflineError(f"{out}: dance files end in .npz")
         if not 1 <= args.hop <= 90:
             raise OfflineError(f"--hop must be 1..90 frames, got {args.hop}")
+        if args.steps < 1:
+            raise OfflineError(f"--steps must be at least 1, got {args.steps}")
         t0 = time.perf_counter()
+        song = load_song(args.song)  # bad input fails here, before the slow model load
         model, ckpt = load_model(args.checkpoint)
-        dance = generate_dance(args.song, model, ckpt, steps=args.steps, seed=args.seed,
+        dance = generate_dance(song, model, ckpt, steps=args.steps, seed=args.seed,
                                music_guidance=args.music_guidance, hop=args.hop, progress=not args.quiet)
         # Remember an explicitly chosen model, so `liveedit edit` uses the same one by default.
         if args.checkpoint is not None:

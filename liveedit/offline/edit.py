@@ -30,6 +30,15 @@ def check_prompt(prompt: str | None) -> str:
     return text
 
 
+def check_options(strength: float, steps: int, blend: float) -> None:
+    if not np.isfinite(strength) or strength < 0:
+        raise OfflineError(f"--strength must be a number >= 0, got {strength}")
+    if steps < 1:
+        raise OfflineError(f"--steps must be at least 1, got {steps}")
+    if not np.isfinite(blend) or blend < 0:
+        raise OfflineError(f"--blend must be >= 0 seconds, got {blend}")
+
+
 def span_frames(dance: Dance, start: float | None, end: float | None) -> tuple[int, int, float, float]:
     """Validate an edit span in seconds; return frames [a, b) and the span in seconds."""
     dur = dance.duration
@@ -121,12 +130,7 @@ def edit_dance(dance: Dance, model: Any, prompt: str, *, start: float | None = N
     if getattr(model, "can_edit", True) is False:
         raise OfflineError(f"the model ({getattr(model, 'name', 'checkpoint')}) has no editing branch "
                            "(its second training stage did not run); use a checkpoint trained for editing")
-    if not np.isfinite(strength) or strength < 0:
-        raise OfflineError(f"--strength must be a number >= 0, got {strength}")
-    if steps < 1:
-        raise OfflineError(f"--steps must be at least 1, got {steps}")
-    if blend < 0:
-        raise OfflineError(f"--blend must be >= 0 seconds, got {blend}")
+    check_options(strength, steps, blend)
     result = edit_motion(model, dance.music_features, dance.beat_times, dance.initial, dance.current,
                          prompt, a, b, strength=strength, steps=steps, seed=seed, hop=hop,
                          blend_frames=int(round(blend * dance.fps)), fps=dance.fps, progress=progress)

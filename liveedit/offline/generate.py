@@ -183,13 +183,14 @@ def generate_motion(model: Any, music: np.ndarray, beat_times: np.ndarray, *, st
     return buffer[:T]
 
 
-def generate_dance(song_path: str | Path, model: Any, checkpoint_id: str, *, steps: int = 10,
+def generate_dance(song: str | Path | Song, model: Any, checkpoint_id: str, *, steps: int = 10,
                    seed: int | None = 0, music_guidance: float = 2.0, hop: int = rolling.HOP,
                    progress: bool = True) -> Dance:
-    """Read the song, make the dance, return it as a Dance (not yet saved)."""
+    """Make the dance for a song (a path, or a Song from `load_song`); returns it, not yet saved."""
     if steps < 1:
         raise OfflineError(f"--steps must be at least 1, got {steps}")
-    song = load_song(song_path)
+    if not isinstance(song, Song):
+        song = load_song(song)
     music = music_features(song)
     motion = generate_motion(model, music, song.beat_times, steps=steps, seed=seed,
                              music_guidance=music_guidance, hop=hop, progress=progress)
