@@ -6,8 +6,9 @@
 Protocol (written into docs/RESULTS.md with the numbers):
 * Clips are 5 s windows (150 frames, the model's window and EDGE's PFC clip) cut from each chain of
   the held-out split, non-overlapping; ground truth is the corpus dance on the same frames.
-* Features for FID/Div are normalised by the held-out ground truth's mean/std (Bailando). The
-  reference "GT vs GT" FID compares training-split ground truth with held-out ground truth.
+* Features for FID/Div are normalised by the mean/std of all ground truth used (training + held-out
+  clips; Bailando normalises by ground truth). The reference "GT vs GT" FID compares as many
+  training-split clips as there are held-out clips with the held-out ground truth.
 * Table 2 (generation): ground truth, our model, nearest-neighbour retrieval from the training split
   by music descriptors, the music-agnostic model (music dropped through classifier-free guidance's
   null condition, guidance 0), and a random training dance.
@@ -118,6 +119,8 @@ def load_corpus_windows(corpus: str | Path, split: str, max_windows: int | None 
         if r["parent_id"] is not None:
             children.setdefault(r["parent_id"], []).append(r)
     seeds = sorted((r for r in recs if r["parent_id"] is None and r["split"] == split), key=lambda r: r["motion_id"])
+    # A fixed shuffle, so that a --limit takes chains from many songs rather than the first few.
+    seeds = [seeds[i] for i in np.random.default_rng(0).permutation(len(seeds))]
     windows: list[Window] = []
     n = 0
     for seed in seeds:
@@ -277,14 +280,32 @@ def nearest_neighbour(train: Sequence[Window], test: Sequence[Window]) -> np.nda
 # ============================================================================ metrics over sets
 @dataclass
 class Reference:
-    """Held-out ground-truth features that FID/Div are normalised by and compared with."""
+    """Held-out ground-truth features that FID compares with, and the normalisation statistics."""
     kin: np.ndarray
     geo: np.ndarray
+    kin_stats: tuple[np.ndarray, np.ndarray] | None = None  # (mean, std); None: those of kin
+    geo_stats: tuple[np.ndarray, np.ndarray] | None = None
 
 
-def reference_of(joints: np.ndarray) -> Reference:
+def reference_of(joints: np.ndarray, pool: Reference | None = None) -> Reference:
+    """Reference features of (N, 150, 24, 3) clips; normalised with `pool`'s statistics if given."""
     kin, geo = M.motion_features(list(joints), FPS)
+    if pool is not None:
+        return Reference(kin, geo, pool.kin_stats, pool.geo_stats)
     return Reference(kin, geo)
+
+
+def pooled_reference(*joint_sets: np.ndarray) -> Reference:
+    """Normalisation statistics from all ground truth at hand (training + held-out clips).
+
+    Bailando normalises by the ground truth's mean/std. Estimated from a few dozen held-out clips
+    alone, some feature dimensions have a tiny spread and any other set lands hundreds of standard
+    deviations away, so the statistics come from the larger pool.
+    """
+    feats = [M.motion_features(list(j), FPS) for j in joint_sets if len(j)]
+    kin = np.concatenate([f[0] for f in feats])
+    geo = np.concatenate([f[1] for f in feats])
+    return Reference(kin, geo, M.feature_stats(kin), M.feature_stats(geo))
 
 
 def quality(joints: np.ndarray, beats: Sequence[np.ndarray], ref: Reference) -> dict[str, float]:
@@ -293,7 +314,7 @@ def quality(joints: np.ndarray, beats: Sequence[np.ndarray], ref: Reference) -> 
     out: dict[str, float] = {}
     for name, gen, gt in (("k", kin, ref.kin), ("g", geo, ref.geo)):
         if len(gen) >= 2 and len(gt) >= 2:
-            fid, div = M.fid_and_diversity(gen, gt)
+            fid, div = M.fid_and_diversity(gen, gt, ref.kin_stats if name == "k" else ref.geo_stats)
         else:
             fid, div = float("nan"), float("nan")
         out[f"fid_{name}"], out[f"div_{name}"] = fid, div
@@ -336,7 +357,7 @@ class EvalConfig:
 
 def _stage_ref(windows: Sequence[Window], stage: int, fallback: Reference) -> Reference:
     gt = [w.gt[stage] for w in windows if len(w.gt) > stage]
-    return reference_of(joints_of(gt)) if len(gt) >= 2 else fallback
+    return reference_of(joints_of(gt), fallback) if len(gt) >= 2 else fallback
 
 
 def evaluate_model_editing(dm, windows: Sequence[Window], cfg: EvalConfig, refs: list[Reference], spread,
@@ -473,7 +494,8 @@ def _run(args, dm, measure, embed, text_encoder, variant_models) -> dict:
     # ---- references
     test_gt_j = joints_of([w.gt[0] for w in test])
     train_gt_j = joints_of([w.gt[0] for w in train])
-    ref = reference_of(test_gt_j)
+    pool = pooled_reference(train_gt_j, test_gt_j)
+    ref = reference_of(test_gt_j, pool)
     beats = [w.beats for w in test]
     # GT vs GT with as many training clips as held-out ones: FID is biased upwards at small sample
     # sizes, so the reference must be estimated from the same count as the model's FID.

@@ -53,7 +53,8 @@ def test_corpus_windows_follow_chains_music_offsets_and_flags(tmp_path):
     chains = _write_corpus(tmp_path)
     windows, n = ev.load_corpus_windows(tmp_path, "test")
     assert n == 3 and len(windows) == 3
-    w, ch = windows[0], chains[3]
+    w = next(w for w in windows if w.chain == "c3")
+    ch = chains[3]
     np.testing.assert_allclose(w.music, ch.music[:150], atol=1e-6)  # start_time 1 s skips 30 frames
     np.testing.assert_allclose(w.beats, ch.beat_times[ch.beat_times < 5.0], atol=1e-9)
     assert [e.prompt for e in w.edits] == [e.prompt for e in ch.edits]

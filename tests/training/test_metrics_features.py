@@ -116,3 +116,16 @@ def test_fid_and_diversity_normalise_by_ground_truth_and_survive_constant_featur
     gen[:, 3] = 1.0
     fid2, _ = fid_and_diversity(gen, gt)
     assert 0.5 < fid2 < 2.0  # centred but not divided by a zero std
+
+
+def test_fid_with_pooled_statistics_is_not_blown_up_by_a_near_constant_held_out_dimension():
+    from training.metrics import feature_stats
+
+    rng = np.random.default_rng(4)
+    pool = rng.normal(size=(300, 3))
+    held = pool[:10].copy()
+    held[:, 2] = 1e-4 * rng.normal(size=10)  # almost constant in the small held-out set
+    other = pool[100:110]
+    own, _ = fid_and_diversity(other, held)
+    pooled, _ = fid_and_diversity(other, held, feature_stats(pool))
+    assert own > 1e4 and pooled < 20

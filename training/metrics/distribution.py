@@ -31,6 +31,15 @@ def normalize_by(reference: np.ndarray, *others: np.ndarray, min_std: float = 1e
     return out
 
 
+def feature_stats(reference: np.ndarray, min_std: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+    """Per-dimension mean and std of (N, D) reference features (std floored to 1 where constant)."""
+    ref = np.asarray(reference, dtype=np.float64)
+    if ref.ndim != 2 or ref.shape[0] < 1:
+        raise ValueError(f"reference features must be (N, D) with N >= 1, got {ref.shape}")
+    std = ref.std(axis=0)
+    return ref.mean(axis=0), np.where(std < min_std, 1.0, std)
+
+
 def frechet_distance(a: np.ndarray, b: np.ndarray, eps: float = 1e-6) -> float:
     """Frechet distance between Gaussians fitted to feature sets a (N, D) and b (M, D).
 
@@ -69,8 +78,12 @@ def diversity(features: np.ndarray) -> float:
     return float(pdist(f).mean())
 
 
-def fid_and_diversity(gen: np.ndarray, gt: np.ndarray) -> tuple[float, float]:
+def fid_and_diversity(gen: np.ndarray, gt: np.ndarray,
+                      stats: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[float, float]:
     """FID of generated vs ground-truth features and Div of the generated ones, both normalised
-    by the ground truth's statistics (Bailando's protocol)."""
-    gt_n, gen_n = normalize_by(gt, gen)
+    by ground-truth statistics (Bailando's protocol): `stats` = (mean, std) of a ground-truth pool,
+    by default the statistics of `gt` itself."""
+    mean, std = stats if stats is not None else feature_stats(gt)
+    gen_n = (np.asarray(gen, np.float64) - mean) / std
+    gt_n = (np.asarray(gt, np.float64) - mean) / std
     return frechet_distance(gen_n, gt_n), diversity(gen_n)

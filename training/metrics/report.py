@@ -133,7 +133,8 @@ def write_report(results: dict, out: Path, img_dir: Path, example_music_beats, e
 
     L += ["## Protocol", "",
           "- FID_k / FID_g / Div_k / Div_g: Bailando's kinetic (72-d) and geometric (32-d relational) features "
-          "from joint positions, normalised by the held-out ground truth's mean/std; Fréchet distance; Div = mean "
+          "from joint positions, normalised by the mean/std of all ground-truth clips used (training + held-out); "
+          "Fréchet distance to the held-out ground truth; Div = mean "
           "pairwise distance of the normalised features. Ground truth's FID is against the training split "
           "(the GT-vs-GT reference).",
           "- BAS (music beats): Bailando's variant, averaged over music beats, exp(-d²/(2·3²)) with d in frames "
