@@ -148,6 +148,11 @@ def write_report(results: dict, out: Path, img_dir: Path, example_music_beats, e
           "contrastive alignment model's space (the analogue of the paper's MEAS; lower = better). R@1/R@3: "
           "text → motion-pair retrieval among batches of 32 pairs.", ""]
 
+    mm = m.get("model_meta", {}) or {}
+    if mm.get("partial") or mm.get("tiny_random"):
+        what = "a randomly initialised test model" if mm.get("tiny_random") else (
+            f"a snapshot taken during training (stage {mm.get('stage', '?')}, step {mm.get('step', '?')})")
+        L += [f"**These numbers are for {what}, not a finished model.**", ""]
     for note in results.get("notes", []):
         L += [f"**Note:** {note}", ""]
     L += ["## Generation (like the paper's Table 2)", ""]
@@ -207,7 +212,7 @@ def write_report(results: dict, out: Path, img_dir: Path, example_music_beats, e
 
 
 def _meta_line(meta: dict) -> str:
-    keys = ("preset", "stage", "steps", "wall_time", "data", "edit_mode")
+    keys = ("preset", "stage", "step", "steps", "partial", "wall_time_s", "data", "edit_mode", "tiny_random")
     parts = [f"{k}={meta[k]}" for k in keys if k in meta]
     return f"({', '.join(parts)})" if parts else ""
 
