@@ -51,10 +51,11 @@ def _song_task(args: tuple) -> dict:
     meta = SongMeta.from_song(song)
     split = fmt.song_split(song.song_id)
     records, frames = [], 0
+    counts: dict[str, int] = {}  # edit types used on this song, to balance them
     for j in range(n_chains):
         rng = np.random.default_rng([seed, song_index, j])
         cid = f"c{chain_offset + j:07d}"
-        chain = make_chain(meta, rng, cid, n_frames=n_frames, n_edits=n_edits, split=split)
+        chain = make_chain(meta, rng, cid, n_frames=n_frames, n_edits=n_edits, split=split, type_counts=counts)
         for rec, motion in zip(chain.records, chain.motions):
             fmt.save_motion(out, rec["motion_id"], motion)
             frames += len(motion)

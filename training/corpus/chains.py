@@ -49,10 +49,6 @@ class Chain:
     programs: list[Program]
 
 
-# Edits made so far in this process, per type (for balancing the types; each worker keeps its own).
-TYPE_COUNTS: dict[str, int] = {}
-
-
 def edit_ok(et: EditType, before: dict[str, float], after: dict[str, float]) -> bool:
     """Did the edit move what it promised (by >= half a tolerance) and keep what it promised?"""
     for k, sgn in et.changes.items():
@@ -76,8 +72,14 @@ def _round(d: dict[str, float], nd: int = 4) -> dict[str, float]:
 
 
 def make_chain(meta: SongMeta, rng: np.random.Generator, chain_id: str, n_frames: int = 240, n_edits: int = 3,
-               split: str = "train", max_tries: int = 12, keep_programs: bool = True) -> Chain:
-    """Seed dance on a window of the song plus `n_edits` successive verified edits."""
+               split: str = "train", max_tries: int = 12, keep_programs: bool = True,
+               type_counts: dict[str, int] | None = None) -> Chain:
+    """Seed dance on a window of the song plus `n_edits` successive verified edits.
+
+    type_counts: edits made so far per type, shared by the chains of one song so their types are
+    balanced (updated in place); the chain depends only on its arguments, so corpora are reproducible.
+    """
+    counts = {} if type_counts is None else type_counts
     if meta.duration * FPS < n_frames:
         raise ValueError(f"song {meta.song_id} is {meta.duration:.1f} s, shorter than {n_frames} frames")
     t0 = _choose_window(meta, rng, n_frames)
@@ -110,12 +112,12 @@ def make_chain(meta: SongMeta, rng: np.random.Generator, chain_id: str, n_frames
                 cands = [e for e in cands if not is_heldout_combo(e.name, e.acted_moves(program))]
             if not cands:
                 break
-            # the three levels of detail equally often; inside a level, favour the types this process
-            # has used least so far (some apply to few dances)
+            # the three levels of detail equally often; inside a level, favour the types used least so
+            # far (some apply to few dances)
             levels = [lv for lv in LEVELS if any(e.level == lv for e in cands)]
             lv = levels[int(rng.integers(len(levels)))]
             pool = [e for e in cands if e.level == lv]
-            w = np.array([1.0 / (1.0 + TYPE_COUNTS.get(e.name, 0)) ** 2 for e in pool])
+            w = np.array([1.0 / (1.0 + counts.get(e.name, 0)) ** 2 for e in pool])
             et = pool[int(rng.choice(len(pool), p=w / w.sum()))]
             new_prog, info = et.apply(program, rng)
             new_motion, new_meas = render(new_prog)
@@ -134,7 +136,7 @@ def make_chain(meta: SongMeta, rng: np.random.Generator, chain_id: str, n_frames
                             "heldout_combo": bool(is_heldout_combo(et.name, et.acted_moves(program))),
                             "phrasing_index": pidx, "slots": info["slots"],
                             "program": new_prog.to_dict() if keep_programs else None})
-            TYPE_COUNTS[et.name] = TYPE_COUNTS.get(et.name, 0) + 1
+            counts[et.name] = counts.get(et.name, 0) + 1
             motions.append(new_motion)
             programs.append(new_prog)
             used.add(et.name)
