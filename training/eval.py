@@ -339,6 +339,9 @@ def summarize_edits(outcomes: Sequence[EditOutcome], windows: Sequence[Window], 
     held = [o for o, w in zip(outcomes, windows) if w.edits[k - 1].held_out]
     hs = M.summarize(held)
     s.update({"held_out_success": hs["edit_success"], "held_out_preservation": hs["preservation"], "held_out_n": len(held)})
+    combo = [o for o, w in zip(outcomes, windows) if w.edits[k - 1].held_out_combo]
+    if combo:
+        s.update({"combo_success": M.summarize(combo)["edit_success"], "combo_n": len(combo)})
     return s
 
 

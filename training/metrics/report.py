@@ -12,6 +12,7 @@ QUALITY_COLS = (("fid_k", "FID_k ↓", "{:.2f}"), ("fid_g", "FID_g ↓", "{:.2f}
                 ("bas_motion", "BAS (motion beats) ↑", "{:.4f}"), ("pfc", "PFC ↓", "{:.3f}"))
 EDIT_COLS = (("edit_success", "Edit success ↑", "{:.1%}"), ("preservation", "Preservation ↑", "{:.1%}"),
              ("held_out_success", "Success, held-out phrasings ↑", "{:.1%}"),
+             ("combo_success", "Success, held-out move/edit combos ↑", "{:.1%}"),
              ("align_dist", "Align. distance ↓", "{:.3f}"), ("align_r1", "R@1 ↑", "{:.2f}"),
              ("align_r3", "R@3 ↑", "{:.2f}"))
 
