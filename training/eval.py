@@ -516,7 +516,7 @@ def _run(args, dm, measure, embed, text_encoder, variant_models) -> dict:
     results: dict = {"meta": {
         "command": " ".join(["liveedit eval"] + list(getattr(args, "argv", []) or [])),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.machine()} {platform.processor() or ''} ({_cpu_count()} CPUs)".strip(),
+        "machine": _machine(),
         "model": getattr(dm, "name", "model"), "model_meta": _plain(getattr(dm, "meta", {})),
         "data": data_desc, "train_windows": len(train), "test_windows": len(test),
         "edit_windows": len(edit_test), "steps": cfg.steps, "music_guidance": cfg.music_guidance,
@@ -662,10 +662,19 @@ def _short(path) -> str:
         return str(path)
 
 
-def _cpu_count() -> int:
+def _machine() -> str:
+    """CPU model and count, e.g. 'AMD EPYC 9R14 (2 CPUs)'."""
     import os  # noqa: PLC0415
 
-    return os.cpu_count() or 1
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name} ({os.cpu_count() or 1} CPUs)"
 
 
 def _plain(x):

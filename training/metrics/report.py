@@ -143,8 +143,10 @@ def write_report(results: dict, out: Path, img_dir: Path, example_music_beats, e
           "papers report. BAS (motion beats): the FACT variant, averaged over motion beats.",
           "- PFC: EDGE's physical foot contact score, 10⁴ × mean over 5 s clips (y-up).",
           f"- Edit success: every requested attribute moved the requested way by at least {m['margin']} × its "
-          f"spread (standard deviation over training ground truth); preservation: fraction of the other attributes "
-          f"that moved less than {m['tolerance']} × spread. Each iteration is compared with the previous one.",
+          f"spread (standard deviation over training ground truth); preservation: fraction of the attributes the edit "
+          f"promises to keep (the corpus's keep list; all others when it has none) that moved less than "
+          f"{m['tolerance']} × spread. Each iteration is compared with the previous one; attributes are measured "
+          "on the 5 s clip (training/corpus/attributes.py).",
           "- Alignment distance: 1 − cosine between the edit text and the (before, after) motion pair in the "
           "contrastive alignment model's space (the analogue of the paper's MEAS; lower = better). R@1/R@3: "
           "text → motion-pair retrieval among batches of 32 pairs.", ""]
