@@ -75,6 +75,10 @@ class EngineConfig:
     audio_poll_s: float = 0.01
     shutdown_timeout_s: float = 3.0
     initial_latency_s: float = 0.5
+    # torch intra-op threads for inference (process-wide). 1 by default: the event loop and the
+    # audio analysis need a core, and on this 2-core machine under load one thread computed a
+    # window 4-6x faster than two (spinning OpenMP workers fight everything else). None = leave.
+    torch_threads: int | None = 1
 
 
 def rest_motion() -> np.ndarray:
@@ -190,6 +194,12 @@ class Engine:
         # Shorter GIL switch interval: the inference thread runs Python between torch ops, and
         # the default 5 ms would show up as frame jitter.
         sys.setswitchinterval(0.001)
+        if self.cfg.torch_threads:
+            try:
+                import torch  # noqa: PLC0415
+                torch.set_num_threads(int(self.cfg.torch_threads))
+            except ImportError:
+                pass
         if self.audio is not None:
             if self._features is None:
                 try:

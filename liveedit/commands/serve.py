@@ -37,7 +37,8 @@ _OPTIONS: list[tuple[str, str, Any, Any, str]] = [
     ("--steps", "LIVEEDIT_STEPS", 10, int, "diffusion sampler steps per window"),
     ("--strength", "LIVEEDIT_STRENGTH", 2.0, float, "edit strength (text guidance scale) at start"),
     ("--hop", "LIVEEDIT_HOP", 30, int, "frames between routine windows (30 = 1 s)"),
-    ("--threads", "LIVEEDIT_THREADS", None, int, "torch threads for inference (default: torch's choice)"),
+    ("--threads", "LIVEEDIT_THREADS", 1, int, "torch threads for inference (1 leaves a core to the frame "
+                                             "clock and audio; 0 = torch's default)"),
 ]
 _FLAGS = [("--vmc", "LIVEEDIT_VMC", "also send the pose over the VMC protocol (Unity/Unreal/VSeeFace receivers)"),
           ("--no-console", "LIVEEDIT_NO_CONSOLE", "no interactive text prompt on the terminal"),
@@ -103,9 +104,6 @@ def load_model(checkpoint: str | None, random_model: bool = False):
 async def _serve(args) -> int:
     from liveedit.engine import Engine, EngineConfig  # noqa: PLC0415
 
-    if args.threads:
-        import torch  # noqa: PLC0415
-        torch.set_num_threads(args.threads)
     model = load_model(args.checkpoint, args.random_model)
 
     audio = None
@@ -121,7 +119,8 @@ async def _serve(args) -> int:
                 print(f"liveedit serve: {exc}", file=sys.stderr)
                 return 2
 
-    cfg = EngineConfig(steps=args.steps, strength=args.strength, hop=args.hop, use_aubio=args.aubio)
+    cfg = EngineConfig(steps=args.steps, strength=args.strength, hop=args.hop, use_aubio=args.aubio,
+                       torch_threads=args.threads or None)
     engine = Engine(model, audio, [], cfg, status_line=not args.no_status)
     inputs: list[Any] = []
 
