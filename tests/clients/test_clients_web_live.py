@@ -41,7 +41,7 @@ async def live_server(tmp_path):
         "--no-status", "--host", "127.0.0.1", "--port", str(port), "--osc-port", "0", "--steps", "2", "--threads", "1",
         stdout=log, stderr=asyncio.subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
-        for _ in range(240):  # the engine imports torch and builds the model first
+        for _ in range(720):  # the engine imports torch and builds the model first (slow on a loaded machine)
             if proc.returncode is not None or await asyncio.to_thread(http_ok, f"http://127.0.0.1:{port}/"):
                 break
             await asyncio.sleep(0.25)
