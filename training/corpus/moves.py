@@ -31,7 +31,7 @@ from typing import Callable
 
 import numpy as np
 
-from model.skeleton import PARENTS, REST_OFFSETS, SOLE_THICKNESS, STANDING_PELVIS_HEIGHT, forward_kinematics_np
+from model.skeleton import REST_OFFSETS, SOLE_THICKNESS, STANDING_PELVIS_HEIGHT, forward_kinematics_np
 
 FPS = 30
 LAYERS = ("legs", "arms", "torso")
