@@ -37,6 +37,28 @@ def _as_batch(x: np.ndarray | torch.Tensor | None, ndim: int) -> tuple[torch.Ten
     return t, False
 
 
+def token_rate_to_frame_rate(x: np.ndarray, p: int) -> np.ndarray:
+    """Resample motion that moves in steps of p frames to a smooth frame-rate curve.
+
+    With p frames a token, a briefly trained network tends to emit p near-identical frames per token
+    and the jump in between (measured on the CPU-trained default model: 0.003 m a frame inside a token,
+    0.03 m across tokens, against 0.013 m for every frame of the training data). Each token's mean is
+    taken as a sample at the token's centre and the frames are linearly interpolated between centres,
+    which keeps the motion and removes the staircase. x: (..., T, C) -> (..., T, C).
+    """
+    if p <= 1:
+        return x
+    T = x.shape[-2]
+    n = T // p
+    means = x[..., : n * p, :].reshape(*x.shape[:-2], n, p, x.shape[-1]).mean(axis=-2)   # (..., N, C)
+    u = (np.arange(T) - (p - 1) / 2.0) / p          # frame position in token-centre units
+    k0 = np.clip(np.floor(u).astype(int), 0, n - 1)
+    k1 = np.clip(k0 + 1, 0, n - 1)
+    w = np.clip(u - k0, 0.0, 1.0)[:, None].astype(x.dtype)
+    w = np.where((k0 == k1)[:, None], 0.0, w).astype(x.dtype)
+    return ((1 - w) * means[..., k0, :] + w * means[..., k1, :]).astype(x.dtype)
+
+
 class DanceModel:
     """A trained (or tiny random) DanceEditor ready to generate and edit 5 s windows.
 
@@ -161,8 +183,9 @@ class DanceModel:
         return out[0] if single else out
 
     def _finish(self, x0_normalised: torch.Tensor, known, known_mask) -> np.ndarray:
-        """De-normalise, snap contacts to {0,1} and put known frames back bit-exactly."""
+        """De-normalise, smooth the token rate, snap contacts to {0,1}, put known frames back exactly."""
         out = self.normalizer.denormalize(x0_normalised).numpy().astype(np.float32)
+        out[..., 4:] = token_rate_to_frame_rate(out[..., 4:], self.cfg.frames_per_token)
         out[..., :4] = (out[..., :4] > 0.5).astype(np.float32)
         if known is not None and known_mask is not None:
             k = np.asarray(known, dtype=np.float32)

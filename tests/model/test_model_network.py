@@ -174,3 +174,15 @@ def test_bad_checkpoints_name_the_file_and_problem(tmp_path):
     torch.save({"format": "liveedit-checkpoint", "obj": Normalizer.identity()}, evil)
     with pytest.raises(CheckpointError, match="evil.pt"):
         load_checkpoint(evil)
+
+
+def test_token_rate_staircase_becomes_smooth_and_linear_motion_is_kept():
+    from model.pipeline import token_rate_to_frame_rate
+    t = np.arange(150, dtype=np.float32)
+    ramp = np.stack([t * 0.01, -t * 0.02], axis=-1)                      # (150, 2) linear motion
+    stairs = ramp.reshape(75, 2, 2).mean(axis=1).repeat(2, axis=0)       # same motion in 2-frame steps
+    out = token_rate_to_frame_rate(stairs, 2)
+    steps = np.abs(np.diff(out[2:-2], axis=0))
+    assert np.allclose(steps, steps[0], atol=1e-5)                       # no more staircase
+    assert np.allclose(out[2:-2], ramp[2:-2], atol=1e-5)                 # and the motion is the same
+    assert token_rate_to_frame_rate(stairs, 1) is stairs
