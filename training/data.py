@@ -86,9 +86,11 @@ class CorpusTrainingData:
     """Random windows from a corpus directory for both stages."""
 
     def __init__(self, root: str | Path, window: int, max_text_tokens: int, seed: int = 0):
+        from training.corpus import format as corpus_format  # noqa: PLC0415
         from training.corpus.dataset import CorpusDataset  # noqa: PLC0415
         root = Path(root)
-        common = dict(window_frames=window, cache_motions=True, seed=seed)
+        records = corpus_format.read_manifest(root)  # once, not once per split and stage
+        common = dict(window_frames=window, cache_motions=True, seed=seed, records=records)
         self.sets = {
             (1, "train"): CorpusDataset(root, stage=1, split="train", **common),
             (2, "train"): CorpusDataset(root, stage=2, split="train", **common),
