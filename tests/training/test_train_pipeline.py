@@ -13,6 +13,10 @@ from model.pipeline import DanceModel
 
 REPO = Path(__file__).resolve().parents[2]
 
+# Each test runs real training processes (torch import, the sentence encoder, both stages): minutes on
+# a busy 2-core machine, so they get more than the suite's default time limit.
+pytestmark = pytest.mark.timeout(1200)
+
 
 @pytest.fixture(scope="module")
 def tiny_corpus(tmp_path_factory):
