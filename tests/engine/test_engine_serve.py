@@ -29,7 +29,7 @@ def start_serve(*extra: str, env_extra: dict | None = None):
                              "--no-status", "--steps", "2", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     lines = []
-    t_end = time.time() + 60
+    t_end = time.time() + 180  # torch import + model build; slow when the machine is busy
     while time.time() < t_end:
         line = proc.stdout.readline()
         if not line:

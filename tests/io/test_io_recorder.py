@@ -118,7 +118,7 @@ def _start_child(out: Path) -> subprocess.Popen:
 
 
 def _wait_for_files(proc: subprocess.Popen, out: Path, frames_min: int) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # the child imports torch first; slow when the machine is busy
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
         if line and int(line.split()[0]) >= frames_min and "Frames: 0\n" not in (out / "motion.bvh").read_text():
