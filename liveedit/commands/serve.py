@@ -26,6 +26,9 @@ _OPTIONS: list[tuple[str, str, Any, Any, str]] = [
      "address the HTTP/WebSocket and OSC servers bind to (0.0.0.0 exposes them to the network: use --token)"),
     ("--port", "LIVEEDIT_PORT", 8765, int, "HTTP (viewer at /) and WebSocket (/ws) port"),
     ("--osc-port", "LIVEEDIT_OSC_PORT", 9000, int, "OSC control input, UDP (0 = off)"),
+    ("--osc-reply-port", "LIVEEDIT_OSC_REPLY_PORT", 0, int,
+     "send OSC replies to the sender's address at this port instead of its source port (TouchDesigner's "
+     "OSC Out and Max send from a port they do not listen on; 0 = reply to the source port)"),
     ("--osc-out", "LIVEEDIT_OSC_OUT", None, str, "send /liveedit/pose frames to HOST:PORT over OSC"),
     ("--vmc-port", "LIVEEDIT_VMC_PORT", 39539, int, "VMC protocol port (with --vmc)"),
     ("--vmc-host", "LIVEEDIT_VMC_HOST", "127.0.0.1", str, "VMC receiver host (with --vmc)"),
@@ -141,7 +144,8 @@ async def _serve(args) -> int:
     if args.osc_port:
         def osc():
             from liveedit.io.osc import OscControlServer  # noqa: PLC0415
-            return OscControlServer(engine, args.host, args.osc_port, token=args.token)
+            return OscControlServer(engine, args.host, args.osc_port, token=args.token,
+                                    reply_port=args.osc_reply_port or None)
         o = optional("OSC control", osc)
         if o is not None:
             inputs.append(o)

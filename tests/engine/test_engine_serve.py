@@ -95,3 +95,29 @@ def test_bad_environment_value_is_a_clear_error():
                        env=env, timeout=60)
     assert r.returncode != 0
     assert "LIVEEDIT_PORT" in (r.stderr + r.stdout)
+
+
+def test_osc_replies_go_to_the_reply_port_when_one_is_set():
+    """TouchDesigner/Max send from a port they do not listen on: --osc-reply-port redirects replies."""
+    from pythonosc.osc_message import OscMessage
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    osc_port, reply_port = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM)
+    proc, host, *_ = start_serve("--osc-port", str(osc_port), "--osc-reply-port", str(reply_port),
+                                 "--audio-in", "none", env_extra={"LIVEEDIT_PORT": str(free_port())})
+    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        listener.bind(("127.0.0.1", reply_port))
+        listener.settimeout(10)
+        sender.settimeout(0.5)
+        sender.sendto(OscMessageBuilder("/status").build().dgram, (host, osc_port))
+        reply = OscMessage(listener.recv(65536))
+        assert reply.address == "/liveedit/reply" and reply.params[0] == "status"
+        with pytest.raises(socket.timeout):  # nothing comes back to the sending port
+            sender.recv(65536)
+    finally:
+        listener.close()
+        sender.close()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(15)
