@@ -28,8 +28,9 @@ from typing import Any
 import numpy as np
 
 from liveedit.core.messages import PROTOCOL_VERSION, ActiveEdit, Command, PoseFrame, Reply
+from liveedit.offline.export_bvh import hierarchy_text, joint_order  # one BVH layout for recordings and exports
 from liveedit.protocol import quat_to_matrix
-from model.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS, REST_OFFSETS, forward_kinematics_np, smpl_transl_from_root
+from model.skeleton import NUM_JOINTS, forward_kinematics_np, smpl_transl_from_root
 
 log = logging.getLogger(__name__)
 
@@ -64,55 +65,15 @@ def atomic_write(path: Path, data: bytes | str | None = None, writer=None) -> No
         pass
 
 
-def _children() -> list[list[int]]:
-    kids: list[list[int]] = [[] for _ in range(NUM_JOINTS)]
-    for j in range(1, NUM_JOINTS):
-        kids[PARENTS[j]].append(j)
-    return kids
-
-
 def bvh_joint_order() -> list[int]:
     """SMPL joint indices in the order the BVH hierarchy lists them (depth first): motion lines
-    carry channels in this order, not in SMPL order."""
-    kids = _children()
-    order: list[int] = []
-
-    def visit(j: int) -> None:
-        order.append(j)
-        for k in kids[j]:
-            visit(k)
-
-    visit(0)
-    return order
+    carry channels in this order, not in SMPL order. Same file layout as `liveedit export`."""
+    return joint_order()
 
 
 def bvh_header() -> str:
-    """HIERARCHY section for the SMPL skeleton (centimetres, ZXY Euler)."""
-    kids = _children()
-    lines = ["HIERARCHY"]
-
-    def joint(j: int, depth: int) -> None:
-        pad = "  " * depth
-        off = REST_OFFSETS[j] * CM
-        lines.append(f"{pad}{'ROOT' if j == 0 else 'JOINT'} {JOINT_NAMES[j]}")
-        lines.append(f"{pad}{{")
-        lines.append(f"{pad}  OFFSET {off[0]:.6f} {off[1]:.6f} {off[2]:.6f}")
-        if j == 0:
-            lines.append(f"{pad}  CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation")
-        else:
-            lines.append(f"{pad}  CHANNELS 3 Zrotation Xrotation Yrotation")
-        for k in kids[j]:
-            joint(k, depth + 1)
-        if not kids[j]:
-            end = REST_OFFSETS[j] * CM * 0.5  # the bone continued half its length
-            lines.append(f"{pad}  End Site")
-            lines.append(f"{pad}  {{")
-            lines.append(f"{pad}    OFFSET {end[0]:.6f} {end[1]:.6f} {end[2]:.6f}")
-            lines.append(f"{pad}  }}")
-        lines.append(f"{pad}}}")
-
-    joint(0, 0)
-    return "\n".join(lines) + "\n"
+    """HIERARCHY section for the SMPL skeleton (centimetres, ZXY Euler), shared with `liveedit export`."""
+    return hierarchy_text(scale=CM)
 
 
 def _euler_zxy(rotmats: np.ndarray) -> np.ndarray:
