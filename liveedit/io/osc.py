@@ -14,7 +14,7 @@ import logging
 import socket
 import time
 from collections import OrderedDict
-from typing import Any, Protocol
+from typing import Any, Iterator, Protocol
 
 from pythonosc import osc_packet
 from pythonosc.dispatcher import Dispatcher
@@ -260,14 +260,17 @@ class UdpSender:
             self._sock = None
 
 
-class PoseOscSink:
-    """FrameSink: one flat `/liveedit/pose` message per frame, and `/liveedit/beat` on each beat."""
+class UdpFrameSink:
+    """FrameSink base for UDP outputs: each frame becomes datagrams, sent without blocking; a frame
+    that fails to encode or send is counted as dropped and never raises into the engine."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 9001, *, beats: bool = True) -> None:
-        self.name = f"osc-pose:{host}:{port}"
+    def __init__(self, name: str, host: str, port: int) -> None:
+        self.name = name
         self._udp = UdpSender(host, port)
-        self.beats = beats
-        self._last_beat: int | None = None
+
+    @property
+    def sent(self) -> int:
+        return self._udp.sent
 
     async def start(self) -> None:
         self._udp.open()
@@ -275,14 +278,30 @@ class PoseOscSink:
     async def stop(self) -> None:
         self._udp.close()
 
+    def datagrams(self, frame: PoseFrame) -> Iterator[bytes]:
+        raise NotImplementedError
+
     def offer(self, frame: PoseFrame) -> None:
         try:
-            self._udp.send(build_message(proto.POSE_ADDRESS, proto.pose_osc_args(frame)))
-            beat = int(frame.beat) if frame.beat == frame.beat else None  # NaN-safe
-            if self.beats and beat is not None and beat != self._last_beat:
-                if self._last_beat is not None:
-                    self._udp.send(build_message(proto.BEAT_ADDRESS, [beat, float(frame.bpm)]))
-                self._last_beat = beat
+            for datagram in self.datagrams(frame):
+                self._udp.send(datagram)
         except Exception as exc:  # a bad frame must not reach the engine as an exception
             self._udp.dropped += 1
-            log.debug("osc pose: frame skipped: %s", exc)
+            log.debug("%s: frame skipped: %s", self.name, exc)
+
+
+class PoseOscSink(UdpFrameSink):
+    """FrameSink: one flat `/liveedit/pose` message per frame, and `/liveedit/beat` on each beat."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 9001, *, beats: bool = True) -> None:
+        super().__init__(f"osc-pose:{host}:{port}", host, port)
+        self.beats = beats
+        self._last_beat: int | None = None
+
+    def datagrams(self, frame: PoseFrame) -> Iterator[bytes]:
+        yield build_message(proto.POSE_ADDRESS, proto.pose_osc_args(frame))
+        beat = int(frame.beat) if frame.beat == frame.beat else None  # NaN-safe
+        if self.beats and beat is not None and beat != self._last_beat:
+            if self._last_beat is not None:
+                yield build_message(proto.BEAT_ADDRESS, [beat, float(frame.bpm)])
+            self._last_beat = beat

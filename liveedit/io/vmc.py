@@ -6,13 +6,11 @@ per frame matters: receivers such as EVMC4U drop packets when too many `/VMC/Ext
 """
 from __future__ import annotations
 
-import logging
+from typing import Iterator
 
 from liveedit import protocol as proto
 from liveedit.core.messages import PoseFrame
-from liveedit.io.osc import UdpSender
-
-log = logging.getLogger(__name__)
+from liveedit.io.osc import UdpFrameSink
 
 
 def build_vmc_bundle(frame: PoseFrame) -> bytes:
@@ -20,26 +18,11 @@ def build_vmc_bundle(frame: PoseFrame) -> bytes:
     return proto.encode_vmc_bundle(frame)
 
 
-class VmcSink:
+class VmcSink(UdpFrameSink):
     """FrameSink sending the VMC protocol to a receiver (default 127.0.0.1:39539)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = proto.VMC_DEFAULT_PORT) -> None:
-        self.name = f"vmc:{host}:{port}"
-        self._udp = UdpSender(host, port)
+        super().__init__(f"vmc:{host}:{port}", host, port)
 
-    @property
-    def sent(self) -> int:
-        return self._udp.sent
-
-    async def start(self) -> None:
-        self._udp.open()
-
-    async def stop(self) -> None:
-        self._udp.close()
-
-    def offer(self, frame: PoseFrame) -> None:
-        try:
-            self._udp.send(build_vmc_bundle(frame))
-        except Exception as exc:  # never raise into the engine
-            self._udp.dropped += 1
-            log.debug("vmc: frame skipped: %s", exc)
+    def datagrams(self, frame: PoseFrame) -> Iterator[bytes]:
+        yield build_vmc_bundle(frame)
