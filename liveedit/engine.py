@@ -33,6 +33,7 @@ from liveedit.core.continuation import WindowRequest, WindowResult, run_window
 from liveedit.core.live import FrameOut, LiveConfig, LiveCore
 from liveedit.core.messages import Command, PoseFrame, Reply
 from liveedit.core.scheduler import SchedulerConfig
+from liveedit.io.audio import AudioSource  # the audio-input protocol, defined beside its implementations
 from liveedit.worker import InferenceWorker
 
 log = logging.getLogger(__name__)
@@ -45,17 +46,6 @@ class FrameSink(Protocol):
     name: str
 
     def offer(self, frame: PoseFrame) -> None: ...
-
-
-class AudioSource(Protocol):
-    sample_rate: int
-    samples_read: int
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    def read_available(self) -> np.ndarray: ...
 
 
 @dataclass
