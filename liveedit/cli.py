@@ -26,6 +26,17 @@ COMMAND_MODULES = (
 )
 
 
+def optional_module(name: str):
+    """Import `name`, or return None when that module itself is not installed (an import error
+    inside it still raises, so a broken command is not silently hidden)."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name == name:
+            return None
+        raise
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="liveedit",
@@ -33,13 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"liveedit.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"liveedit.commands.{name}":
-                continue  # command not built in this installation
-            raise
-        module.register(sub)
+        module = optional_module(f"liveedit.commands.{name}")
+        if module is not None:  # None: command not built in this installation
+            module.register(sub)
     return parser
 
 

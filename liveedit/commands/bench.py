@@ -7,7 +7,7 @@ and a line in TARGETS.
 """
 from __future__ import annotations
 
-import importlib
+from liveedit.cli import optional_module
 
 TARGETS = ("model", "live")
 
@@ -17,12 +17,9 @@ def register(subparsers) -> None:
                               description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="target", metavar="TARGET", required=True)
     for name in TARGETS:
-        try:
-            module = importlib.import_module(f"liveedit.bench.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"liveedit.bench.{name}":
-                continue  # target not built in this installation
-            raise
+        module = optional_module(f"liveedit.bench.{name}")
+        if module is None:
+            continue  # target not built in this installation
         doc = (module.__doc__ or name).strip().splitlines()[0]
         tp = sub.add_parser(name, help=doc, description=module.__doc__)
         add = getattr(module, "add_arguments", None)
