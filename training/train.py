@@ -19,6 +19,7 @@ final EMA model written with model.checkpoint.save_checkpoint to --out.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import math
 import os
@@ -40,6 +41,7 @@ from model.diffusion import CosineSchedule  # noqa: E402
 from model.motion import CONTACT, Normalizer, decode  # noqa: E402
 from model.network import DanceEditor, EditInputs, ModelConfig, parameter_count  # noqa: E402
 from model.skeleton import FOOT_JOINTS, forward_kinematics  # noqa: E402
+from training.data import live_music, open_training_data  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -156,6 +158,16 @@ class EMA:
         self.decay = decay
         self.shadow = {k: v.detach().clone() for k, v in module.state_dict().items()}
 
+    @contextlib.contextmanager
+    def applied_to(self, module: torch.nn.Module):
+        """Temporarily load the EMA weights into `module` (for validation and for writing the model)."""
+        backup = {k: v.clone() for k, v in module.state_dict().items()}
+        module.load_state_dict(self.shadow)
+        try:
+            yield module
+        finally:
+            module.load_state_dict(backup)
+
     @torch.no_grad()
     def update(self, module: torch.nn.Module, step: int) -> None:
         d = min(self.decay, (1 + step) / (10 + step))  # warm start: early EMA follows the weights
@@ -236,7 +248,7 @@ def train_stage(stage: int, net: DanceEditor, data, normalizer: Normalizer, pres
             torch.save({"weights": trained.state_dict(), "ema": ema.shadow, "optim": opt.state_dict(),
                         "step": step + 1}, tmp)
             os.replace(tmp, state_path)
-            write_model(args, net, ema, trained, normalizer, preset, stage, step + 1, partial=step + 1 < steps)
+            write_model(args, net, ema, trained, normalizer, stage, step + 1, partial=step + 1 < steps)
     if bar is not None:
         bar.close()
     trained.load_state_dict(ema.shadow)
@@ -245,7 +257,6 @@ def train_stage(stage: int, net: DanceEditor, data, normalizer: Normalizer, pres
 
 def compute_losses(model, batch: dict, normalizer: Normalizer, schedule: CosineSchedule,
                    rng: np.random.Generator, gen: torch.Generator, device, stage: int) -> dict[str, torch.Tensor]:
-    from training.data import live_music  # noqa: PLC0415
     target = normalizer.normalize(torch.as_tensor(batch["target"], device=device))
     B, T, _ = target.shape
     mask = random_known_masks(B, T, rng)
@@ -272,32 +283,26 @@ def compute_losses(model, batch: dict, normalizer: Normalizer, schedule: CosineS
 @torch.no_grad()
 def validate(net, ema: EMA, trained, data, normalizer, schedule, stage, device, seed) -> dict[str, float]:
     """Loss of the EMA weights on a fixed validation batch (held-out songs)."""
-    backup = {k: v.clone() for k, v in trained.state_dict().items()}
-    trained.load_state_dict(ema.shadow)
-    net.eval()
-    rng = np.random.default_rng(seed + 99)
-    gen = torch.Generator().manual_seed(seed + 99)
-    batch = data.sample(stage, 32, rng, split="val")
-    out = compute_losses(TrainingForward(net), batch, normalizer, schedule, rng, gen, device, stage)
-    trained.load_state_dict(backup)
+    with ema.applied_to(trained):
+        net.eval()
+        rng = np.random.default_rng(seed + 99)
+        gen = torch.Generator().manual_seed(seed + 99)
+        batch = data.sample(stage, 32, rng, split="val")
+        out = compute_losses(TrainingForward(net), batch, normalizer, schedule, rng, gen, device, stage)
     net.train()
     return {k: float(v) for k, v in out.items()}
 
 
-def write_model(args, net: DanceEditor, ema: EMA, trained, normalizer, preset: Preset, stage: int,
+def write_model(args, net: DanceEditor, ema: EMA, trained, normalizer, stage: int,
                 step: int, partial: bool) -> None:
     """Write the engine-loadable checkpoint with the EMA weights (also mid-run, so a long run that is
     cut off still leaves a usable model)."""
-    backup = {k: v.clone() for k, v in trained.state_dict().items()}
-    trained.load_state_dict(ema.shadow)
-    has_editor = net.editor is not None and stage == 2
-    editor, net.editor = net.editor, (net.editor if has_editor else None)
+    # (the editing branch exists only from stage 2 on, so a stage-1 file holds the generation branch alone)
     meta = {"stage": stage, "step": step, "partial": partial, "preset": args.preset, "data": args.data,
             "seed": args.seed, "wall_time_s": round(time.time() - args.t0, 1),
-            "torch": torch.__version__, "device": str(torch.device("cuda" if torch.cuda.is_available() else "cpu"))}
-    save_checkpoint(args.out, net, normalizer, meta=meta, half=args.half)
-    net.editor = editor
-    trained.load_state_dict(backup)
+            "torch": str(torch.__version__), "device": "cuda" if torch.cuda.is_available() else "cpu"}
+    with ema.applied_to(trained):
+        save_checkpoint(args.out, net, normalizer, meta=meta, half=args.half)
 
 
 class RunLog:
@@ -408,7 +413,6 @@ def main(argv=None) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
 
-    from training.data import open_training_data  # noqa: PLC0415 (imports the corpus stack)
     data = open_training_data(args.data, args.corpus_dir, preset, seed=args.seed, rank=rank)
     stages = [int(s) for s in args.stages.split(",")]
 
