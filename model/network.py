@@ -6,7 +6,8 @@ tokens, D model width, L text tokens.
 Generation branch (paper 3.3.1): a diffusion transformer that predicts clean motion x0 from noisy
 motion x_t, the timestep and the music. Music is encoded once per window into N memory tokens (cached
 across sampler steps) that every block cross-attends to; the timestep plus pooled music modulate every
-block (adaLN, as in DiT). It also takes known frames (a mask and the known motion as extra input
+block (adaLN, as in DiT), and each token also gets the music frames under it added to its input
+(`aligned_music`), so beat timing needs no learned alignment. It also takes known frames (a mask and the known motion as extra input
 channels), so the live engine can continue a dance it has already streamed; training draws random
 known-frame masks so the network learns to honour them rather than relying on replacement only.
 
@@ -51,6 +52,10 @@ class ModelConfig:
     dropout: float = 0.1
     max_text_tokens: int = 32
     edit_mode: str = "cem"       # see EDIT_MODES
+    # Music frames also added to the motion tokens they are time-aligned with (zero-initialised).
+    # Cross-attention alone must learn which music token sits under which motion token; a small
+    # model trained briefly barely does (its dances scored the same with the music dropped).
+    aligned_music: bool = True
 
     @property
     def tokens(self) -> int:
@@ -65,6 +70,7 @@ class ModelConfig:
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"unknown model config keys: {sorted(unknown)}")
+        d = {"aligned_music": False, **d}  # files written before aligned music existed lack the key
         return cls(**d)
 
     def __post_init__(self) -> None:
@@ -187,6 +193,7 @@ class Conditioning:
 
     memory: torch.Tensor                      # (B, N, D) music memory
     music_summary: torch.Tensor               # (B, D) pooled music for adaLN
+    aligned: torch.Tensor | float = 0.0       # (B, N, D) music added to the time-aligned motion tokens
     extra_memory: torch.Tensor | None = None  # (B, L, D) text tokens appended to memory ("no_branch")
     extra_mask: torch.Tensor | None = None    # (B, L) True = real token
 
@@ -206,6 +213,8 @@ class GenerationBranch(nn.Module):
         self.time_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
         self.music = MusicEncoder(cfg)
         self.music_pool = nn.Linear(d, d)
+        # zero-initialised so that a model trained without it starts out unchanged (warm start)
+        self.music_align = zero_linear(cfg.music_dim * p, d) if cfg.aligned_music else None
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
         self.final_norm = nn.LayerNorm(d, elementwise_affine=False)
         self.final_mod = nn.Sequential(nn.SiLU(), zero_linear(d, 2 * d))
@@ -214,7 +223,12 @@ class GenerationBranch(nn.Module):
     def condition(self, music: torch.Tensor, drop_music: torch.Tensor | None = None) -> Conditioning:
         """Encode music once per window. music: (B, T, 35)."""
         memory = self.music(music, drop_music)
-        return Conditioning(memory=memory, music_summary=self.music_pool(memory.mean(dim=1)))
+        aligned = 0.0
+        if self.music_align is not None:
+            aligned = self.music_align(patchify(music, self.cfg.frames_per_token))       # (B, N, D)
+            if drop_music is not None:  # "no music" for guidance: nothing aligned either
+                aligned = aligned * (~drop_music)[:, None, None].to(aligned.dtype)
+        return Conditioning(memory=memory, music_summary=self.music_pool(memory.mean(dim=1)), aligned=aligned)
 
     def embed_time(self, t: torch.Tensor) -> torch.Tensor:
         """(B,) -> (B, D)"""
@@ -236,7 +250,7 @@ class GenerationBranch(nn.Module):
         input_residual: (B, N, D) added to the input tokens (the "no_branch" ablation's hint).
         returns (B, T, 151).
         """
-        h = self.embed_input(x_t, known, mask)
+        h = self.embed_input(x_t, known, mask) + cond.aligned
         if input_residual is not None:
             h = h + input_residual
         c = self.embed_time(t) + cond.music_summary
@@ -389,7 +403,7 @@ class EditingBranch(nn.Module):
         """Per-block control residuals for the frozen branch: list of depth x (B, N, D)."""
         p = self.cfg.frames_per_token
         m = mask.to(x_t.dtype)[..., None]
-        h = self.input_embed(patchify(torch.cat([x_t, known * m, m], dim=-1), p)) + self.pos
+        h = self.input_embed(patchify(torch.cat([x_t, known * m, m], dim=-1), p)) + self.pos + cond.aligned
         h = h + self.hint_zero(self.hint_embed(patchify(current, p)))
         f_init_base = self.init_embed(patchify(initial, p)) + self.pos              # (B, N, D)
         c = t_emb + cond.music_summary                                              # (B, D)
@@ -471,7 +485,7 @@ class DanceEditor(nn.Module):
             edit_ctx = self.edit_context(edit)
         if isinstance(self.editor, TextConcatEditor):
             net = self.editor.net
-            cond2 = Conditioning(cond.memory, cond.music_summary, edit_ctx["tokens"], edit_ctx["mask"])
+            cond2 = Conditioning(cond.memory, cond.music_summary, cond.aligned, edit_ctx["tokens"], edit_ctx["mask"])
             hint = self.editor.hint_zero(self.editor.hint_embed(patchify(edit.current, self.cfg.frames_per_token)))
             return net(x_t, t, cond2, known, mask, input_residual=hint)
         t_emb = self.generation.embed_time(t)

@@ -236,7 +236,7 @@ def train_stage(stage: int, net: DanceEditor, data, normalizer: Normalizer, pres
             bar.update(1)
             bar.set_postfix(loss=f"{losses['loss'].item():.3f}")
         if rank == 0 and (step + 1) % preset.log_every == 0:
-            row = {k: float(v) for k, v in losses.items()}
+            row = {k: v.item() for k, v in losses.items()}
             log.write(stage, step + 1, "train", row, time.time() - t_start)
         if rank == 0 and ((step + 1) % preset.val_every == 0 or step + 1 == steps):
             val = validate(net, ema, trained, data, normalizer, schedule, stage, device, args.seed)
@@ -363,6 +363,32 @@ def shared_normalizer(path: Path, data, seed: int) -> Normalizer:
     return Normalizer.from_state_dict(state)
 
 
+def load_allowing_new(module: torch.nn.Module, state: dict, what: str, rank: int) -> None:
+    """Load weights where `module` may have parameters the file lacks, as long as they start at zero
+    (layers added since, such as the aligned-music input): the loaded model then computes exactly
+    what the file's model did, and training carries on from there."""
+    missing, unexpected = module.load_state_dict(state, strict=False)
+    own = module.state_dict()
+    nonzero = [k for k in missing if own[k].is_floating_point() and own[k].abs().max() > 0]
+    if unexpected or nonzero:
+        raise SystemExit(f"--init: the {what} does not match this preset's network "
+                         f"(unexpected {unexpected[:5]}, missing {nonzero[:5]})")
+    if missing and rank == 0:
+        print(f"--init: new zero-initialised parameters in the {what}: {', '.join(missing)}")
+
+
+def warm_start(net: DanceEditor, path: str, rank: int) -> tuple[Normalizer, dict | None]:
+    """Start from a checkpoint's generation branch; returns its normaliser and, when it has an
+    editing branch of the same mode, that branch's weights for stage 2 to start from."""
+    from model.checkpoint import load_checkpoint
+    init_net, normalizer, _ = load_checkpoint(path)
+    load_allowing_new(net.generation, init_net.generation.state_dict(), "generation branch", rank)
+    editor = None
+    if init_net.editor is not None and init_net.cfg.edit_mode == net.cfg.edit_mode:
+        editor = init_net.editor.state_dict()
+    return normalizer, editor
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
@@ -379,7 +405,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--stages", default="1,2", help="which stages to run, e.g. '1', '2' or '1,2'")
     p.add_argument("--edit-mode", default=None, choices=["cem", "concat", "no_branch"],
                    help="editing-branch variant (Table 4 ablations); stage 2 starts from --init if given")
-    p.add_argument("--init", default=None, help="start from this checkpoint's generation branch (e.g. for ablations)")
+    p.add_argument("--init", default=None, help="start from this checkpoint: its generation branch, and for stage 2 its editing branch "
+                        "when it has one of the same --edit-mode (ablations, continued training)")
     p.add_argument("--stage1-steps", type=int, default=None)
     p.add_argument("--stage2-steps", type=int, default=None)
     p.add_argument("--batch", type=int, default=None)
@@ -418,10 +445,9 @@ def main(argv=None) -> int:
 
     normalizer = shared_normalizer(run_dir / "normalizer.json", data, args.seed)
     net = DanceEditor(preset.model, with_editor=False).to(device)
+    init_editor = None
     if args.init:
-        from model.checkpoint import load_checkpoint
-        init_net, normalizer, _ = load_checkpoint(args.init)
-        net.generation.load_state_dict(init_net.generation.state_dict())
+        normalizer, init_editor = warm_start(net, args.init, rank)
     if rank == 0:
         print(f"liveedit training: preset {args.preset}, data {args.data}, {world} process(es) on {device}; "
               f"generation branch {parameter_count(net.generation) / 1e6:.2f} M parameters; run dir {run_dir}")
@@ -436,6 +462,8 @@ def main(argv=None) -> int:
         net.generation.load_state_dict(torch.load(stage1, weights_only=True)["ema"])
     if 2 in stages:
         net.add_editor()
+        if init_editor is not None and not (run_dir / "stage2_last.pt").is_file():
+            load_allowing_new(net.editor, init_editor, "editing branch", rank)
         net.to(device)
         if rank == 0:
             print(f"editing branch ({preset.model.edit_mode}): {parameter_count(net.editor) / 1e6:.2f} M parameters")

@@ -186,3 +186,33 @@ def test_token_rate_staircase_becomes_smooth_and_linear_motion_is_kept():
     assert np.allclose(steps, steps[0], atol=1e-5)                       # no more staircase
     assert np.allclose(out[2:-2], ramp[2:-2], atol=1e-5)                 # and the motion is the same
     assert token_rate_to_frame_rate(stairs, 1) is stairs
+
+
+def test_aligned_music_reaches_the_token_it_lies_under_and_warm_starts_exactly():
+    torch.manual_seed(0)
+    old = DanceEditor(ModelConfig(aligned_music=False, **TINY), with_editor=False).eval()
+    new = DanceEditor(ModelConfig(**TINY), with_editor=False).eval()
+    from training.train import load_allowing_new
+    load_allowing_new(new.generation, old.generation.state_dict(), "generation branch", rank=1)
+    x, music, t, mask, _ = batch()
+    with torch.no_grad():
+        same = [n.denoise(x, t, n.condition(music), x, mask) for n in (old, new)]
+        torch.testing.assert_close(same[0], same[1])  # zero-initialised: the old model, exactly
+        torch.nn.init.normal_(new.generation.music_align.weight, std=0.1)
+        # music in the last token only changes the output there (plus what attention carries)
+        music2 = music.clone()
+        music2[:, -2:] += 1.0
+        cond, cond2 = new.condition(music), new.condition(music2)
+        delta = (cond2.aligned - cond.aligned).abs().sum(-1)        # (B, N)
+        assert delta[:, -1].min() > 0 and delta[:, :-1].max() == 0
+        dropped = new.condition(music, torch.tensor([True, False]))
+        assert dropped.aligned[0].abs().max() == 0 and dropped.aligned[1].abs().max() > 0
+    # a file whose network differs in a way that is not a zero-initialised addition is refused
+    with pytest.raises(SystemExit, match="does not match"):
+        load_allowing_new(old.generation, new.generation.state_dict(), "generation branch", rank=1)
+
+
+def test_configs_written_before_aligned_music_load_without_it():
+    d = ModelConfig(**TINY).to_dict()
+    del d["aligned_music"]
+    assert ModelConfig.from_dict(d).aligned_music is False
