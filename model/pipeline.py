@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from model.checkpoint import CheckpointError, load_checkpoint
+from model.cleanup import lock_feet
 from model.diffusion import DDIMSampler
 from model.motion import Normalizer
 from model.network import DanceEditor, EditInputs, ModelConfig
@@ -64,11 +65,15 @@ class DanceModel:
 
     Thread-safety: one call at a time (an internal lock), so the live engine's worker thread and an
     evaluation loop can share an instance.
+
+    foot_lock: pin ankles the network marks in contact (model/cleanup.py); off gives the raw
+    network output, as the evaluation's "no foot locking" row does.
     """
 
     def __init__(self, net: DanceEditor, normalizer: Normalizer, text_encoder: TextEncoderLike | None = None,
-                 meta: dict | None = None, name: str = "model"):
+                 meta: dict | None = None, name: str = "model", foot_lock: bool = True):
         self.net = net.eval()
+        self.foot_lock = foot_lock
         self.normalizer = normalizer
         self.meta = dict(meta or {})
         self.name = name
@@ -78,13 +83,14 @@ class DanceModel:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def load(cls, path: str | Path | None = None, text_encoder: TextEncoderLike | None = None) -> "DanceModel":
+    def load(cls, path: str | Path | None = None, text_encoder: TextEncoderLike | None = None,
+             foot_lock: bool = True) -> "DanceModel":
         """Load a checkpoint (default: the one shipped in model/checkpoints/default.pt)."""
         path = Path(path) if path is not None else DEFAULT_CHECKPOINT
         if path == DEFAULT_CHECKPOINT and not path.is_file():
             raise FileNotFoundError(f"no default checkpoint at {path}; train one with `python training/train.py`")
         net, normalizer, meta = load_checkpoint(path)
-        return cls(net, normalizer, text_encoder, meta, name=path.name)
+        return cls(net, normalizer, text_encoder, meta, name=path.name, foot_lock=foot_lock)
 
     @classmethod
     def tiny_random(cls, seed: int = 0, text_encoder: TextEncoderLike | None = None,
@@ -183,16 +189,20 @@ class DanceModel:
         return out[0] if single else out
 
     def _finish(self, x0_normalised: torch.Tensor, known, known_mask) -> np.ndarray:
-        """De-normalise, smooth the token rate, snap contacts to {0,1}, put known frames back exactly."""
+        """De-normalise, smooth the token rate, snap contacts to {0,1}, put known frames back exactly,
+        lock planted feet. -> (B, T, 151)"""
         out = self.normalizer.denormalize(x0_normalised).numpy().astype(np.float32)
         out[..., 4:] = token_rate_to_frame_rate(out[..., 4:], self.cfg.frames_per_token)
         out[..., :4] = (out[..., :4] > 0.5).astype(np.float32)
+        m = np.zeros(out.shape[:2], dtype=bool)
         if known is not None and known_mask is not None:
             k = np.asarray(known, dtype=np.float32)
             m = np.asarray(known_mask, dtype=bool)
             k = np.broadcast_to(k if k.ndim == 3 else k[None], out.shape)
             m = np.broadcast_to(m if m.ndim == 2 else m[None], out.shape[:2])
             out = np.where(m[..., None], k, out)
+        if self.foot_lock:
+            out = np.stack([lock_feet(w, k) for w, k in zip(out, m)])
         return out
 
     # ------------------------------------------------------------------ editing

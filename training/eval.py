@@ -527,6 +527,15 @@ def _run(args, dm, measure, embed, text_encoder, variant_models) -> dict:
     table2[0].update({k: gt_vs_gt[k] for k in ("fid_k", "fid_g")})  # GT's FID is vs the training split
     initial = generate_initial(dm, test, cfg.steps, cfg.music_guidance, cfg.seed, cfg.batch, cfg.progress)
     table2.append({"method": "Ours (initial prediction)", **quality(joints_of(initial), beats, ref)})
+    if getattr(dm, "foot_lock", False):  # the same samples (same seeds) before foot locking
+        dm.foot_lock = False
+        try:
+            raw = generate_initial(dm, test, cfg.steps, cfg.music_guidance, cfg.seed, cfg.batch, cfg.progress,
+                                   desc="no foot lock")
+        finally:
+            dm.foot_lock = True
+        table2.append({"method": "Ours without foot locking (raw network output)",
+                       **quality(joints_of(raw), beats, ref)})
     table2.append({"method": "Nearest neighbour (music retrieval)",
                    **quality(joints_of(nearest_neighbour(train, test)), beats, ref)})
     agnostic = generate_initial(dm, test, cfg.steps, 0.0, cfg.seed, cfg.batch, cfg.progress, desc="no music")
