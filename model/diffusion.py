@@ -50,23 +50,36 @@ class DDIMSampler:
         self.schedule = schedule or CosineSchedule()
         self.eta = eta
 
-    def timesteps(self, steps: int) -> list[int]:
-        """Descending steps, e.g. 10 -> [999, 888, ..., 0]."""
+    def timesteps(self, steps: int, strength: float = 1.0) -> list[int]:
+        """Descending steps, e.g. 10 -> [999, 888, ..., 0].
+
+        strength < 1 starts lower (SDEdit) and, as image-to-image samplers do, takes that share of
+        the steps (same step size): 10 steps at strength 0.5 -> [500, 375, 250, 125, 0]."""
         if not 1 <= steps <= self.schedule.steps:
             raise ValueError(f"sampler steps must be in [1, {self.schedule.steps}], got {steps}")
-        ts = torch.linspace(self.schedule.steps - 1, 0, steps).round().long().tolist()
+        if not 0.0 < strength <= 1.0:
+            raise ValueError(f"strength must be in (0, 1], got {strength}")
+        first = round(strength * (self.schedule.steps - 1))
+        ts = torch.linspace(first, 0, max(1, round(steps * strength))).round().long().tolist()
         return list(dict.fromkeys(ts))
 
     @torch.no_grad()
     def sample(self, denoise_fn: DenoiseFn, shape: tuple[int, ...], steps: int = 10,
                known: torch.Tensor | None = None, known_mask: torch.Tensor | None = None,
                generator: torch.Generator | None = None, device: torch.device | str = "cpu",
-               dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        """Draw x0 of `shape` (B, T, C). known: (B, T, C); known_mask: (B, T) bool."""
+               dtype: torch.dtype = torch.float32, init: torch.Tensor | None = None,
+               strength: float = 1.0) -> torch.Tensor:
+        """Draw x0 of `shape` (B, T, C). known: (B, T, C); known_mask: (B, T) bool.
+
+        init, strength (SDEdit): start from `init` (B, T, C) noised to step strength * 1000 instead
+        of from pure noise, so the sample keeps init's coarse structure; strength 1 ignores init."""
         ab_all = self.schedule.alphas_cumprod
+        ts = self.timesteps(steps, strength)
         x = torch.randn(shape, generator=generator, dtype=dtype).to(device)
+        if init is not None and strength < 1.0:
+            ab = float(ab_all[ts[0]])
+            x = math.sqrt(ab) * init.to(x) + math.sqrt(1 - ab) * x
         m = None if known_mask is None else known_mask[..., None].to(device)
-        ts = self.timesteps(steps)
         x0 = x
         for i, t in enumerate(ts):
             tt = torch.full((shape[0],), t, dtype=torch.long, device=device)

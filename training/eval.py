@@ -249,7 +249,8 @@ def generate_initial(dm, windows: Sequence[Window], steps: int, music_guidance: 
 
 
 def edit_iteration(dm, windows: Sequence[Window], initial: np.ndarray, current: np.ndarray, k: int,
-                   steps: int, text_guidance: float, seed: int, batch: int, progress: bool = True) -> np.ndarray:
+                   steps: int, text_guidance: float, seed: int, batch: int, progress: bool = True,
+                   redraw: float = 1.0) -> np.ndarray:
     """Editing iteration k (1-based) with each window's k-th prompt, batched -> (N, 150, 151)."""
     music = np.stack([w.music for w in windows])
     prompts = [w.edits[k - 1].prompt for w in windows]
@@ -257,7 +258,8 @@ def edit_iteration(dm, windows: Sequence[Window], initial: np.ndarray, current: 
     with _progress(len(windows), f"edit {k}", progress) as bar:
         for b, sl in enumerate(_batches(len(windows), batch)):
             out.append(np.asarray(dm.edit(music[sl], initial[sl], current[sl], prompts[sl], steps=steps,
-                                          text_guidance=text_guidance, seed=seed + 1000 * k + b)))
+                                          text_guidance=text_guidance, seed=seed + 1000 * k + b,
+                                          redraw=redraw)))
             bar.update(sl.stop - sl.start)
     return np.concatenate(out)
 
@@ -351,6 +353,7 @@ class EvalConfig:
     steps: int = 10
     music_guidance: float = 2.0
     text_guidance: float = 2.0
+    redraw: float = 1.0
     batch: int = 16
     seed: int = 0
     margin: float = DEFAULT_MARGIN
@@ -374,7 +377,7 @@ def evaluate_model_editing(dm, windows: Sequence[Window], cfg: EvalConfig, refs:
     current, prev_j = initial, joints_of(initial)
     for k in range(1, iterations + 1):
         current = edit_iteration(dm, windows, initial, current, k, cfg.steps, cfg.text_guidance, cfg.seed,
-                                 cfg.batch, cfg.progress)
+                                 cfg.batch, cfg.progress, cfg.redraw)
         cur_j = joints_of(current)
         row = {"stage": f"iteration {k}", **quality(cur_j, beats, refs[min(k, len(refs) - 1)])}
         outcomes = edit_scores(prev_j, cur_j, windows, k, spread, measure, cfg.margin, cfg.tolerance)
@@ -466,10 +469,17 @@ def run(args: argparse.Namespace, dm=None, measure: MeasureFn | None = None, emb
         torch.set_num_threads(threads)
 
 
+def _edit_redraw(args) -> float:
+    if getattr(args, "edit_redraw", None) is not None:
+        return args.edit_redraw
+    from model.pipeline import EDIT_REDRAW  # noqa: PLC0415  (what the engine and `liveedit edit` use)
+    return EDIT_REDRAW
+
+
 def _run(args, dm, measure, embed, text_encoder, variant_models) -> dict:
     t0 = time.perf_counter()
     cfg = EvalConfig(steps=args.steps, music_guidance=args.music_guidance, text_guidance=args.text_guidance,
-                     batch=args.batch, seed=args.seed, margin=args.margin, tolerance=args.tolerance,
+                     redraw=_edit_redraw(args), batch=args.batch, seed=args.seed, margin=args.margin, tolerance=args.tolerance,
                      progress=not args.quiet)
     log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
 
@@ -520,7 +530,7 @@ def _run(args, dm, measure, embed, text_encoder, variant_models) -> dict:
         "model": getattr(dm, "name", "model"), "model_meta": _plain(getattr(dm, "meta", {})),
         "data": data_desc, "train_windows": len(train), "test_windows": len(test),
         "edit_windows": len(edit_test), "steps": cfg.steps, "music_guidance": cfg.music_guidance,
-        "text_guidance": cfg.text_guidance, "margin": cfg.margin, "tolerance": cfg.tolerance, "seed": cfg.seed,
+        "text_guidance": cfg.text_guidance, "edit_redraw": cfg.redraw, "margin": cfg.margin, "tolerance": cfg.tolerance, "seed": cfg.seed,
         "spread": spread,
     }}
     table2 = [{"method": "Ground truth", **quality(test_gt_j, beats, ref)}]
@@ -717,6 +727,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=10, help="DDIM steps")
     p.add_argument("--music-guidance", type=float, default=2.0)
     p.add_argument("--text-guidance", type=float, default=2.0)
+    p.add_argument("--edit-redraw", type=float, default=None,
+                   help="edits start from the current dance noised this far (1 = pure noise, as in the paper; "
+                        "default: what the engine uses)")
     p.add_argument("--batch", type=int, default=16, help="windows per model call")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--margin", type=float, default=DEFAULT_MARGIN, help="edit success margin, x attribute spread")

@@ -112,6 +112,28 @@ def test_ddim_with_an_oracle_network_returns_the_oracle_and_known_frames():
     assert torch.allclose(out[:, 40:], target[:, 40:])
 
 
+def test_partial_redraw_starts_from_the_noised_init_with_a_share_of_the_steps():
+    sampler = DDIMSampler(CosineSchedule())
+    init = torch.randn(1, 150, 151)
+    seen = []
+
+    def denoiser(x, t):  # reads the clean signal straight back out of x_t (as if there were no noise)
+        seen.append((int(t[0]), x.clone()))
+        return x / sampler.schedule.alphas_cumprod[t[0]].sqrt().float()
+
+    out = sampler.sample(denoiser, init.shape, steps=10, init=init, strength=0.5, generator=torch.Generator().manual_seed(0))
+    assert [t for t, _ in seen] == [500, 375, 250, 125, 0]
+    ab = float(sampler.schedule.alphas_cumprod[500])
+    x_start = seen[0][1]  # sqrt(ab) init + sqrt(1 - ab) noise
+    noise = (x_start - ab ** 0.5 * init) / (1 - ab) ** 0.5
+    assert abs(float(noise.std()) - 1.0) < 0.05 and abs(float((noise * init).mean())) < 0.05
+    seen.clear()
+    out = sampler.sample(denoiser, init.shape, steps=10, init=init, strength=0.02)
+    assert len(seen) == 1 and torch.allclose(out, init, atol=0.2)  # barely re-drawn
+    with pytest.raises(ValueError, match="strength"):
+        sampler.timesteps(10, 0.0)
+
+
 def test_pipeline_determinism_known_frames_and_edit():
     dm = DanceModel.tiny_random(0, text_encoder=StandInText())
     music = np.random.default_rng(0).normal(size=(150, 35)).astype(np.float32)

@@ -127,7 +127,8 @@ def write_report(results: dict, out: Path, img_dir: Path, example_music_beats, e
          f"- Data: {m['data']}; {m['train_windows']} training windows, {m['test_windows']} held-out windows "
          f"({m['edit_windows']} with a 3-edit chain); clips are 5 s (150 frames at 30 fps)",
          f"- Sampling: DDIM {m['steps']} steps, music guidance {m['music_guidance']}, text guidance "
-         f"{m['text_guidance']}, seed {m['seed']}", ""]
+         f"{m['text_guidance']}, edits start from the current dance noised to {m.get('edit_redraw', 1.0)} "
+         f"(1 = pure noise), seed {m['seed']}", ""]
     if m["test_windows"] < 100:
         L += [f"**Small sample ({m['test_windows']} clips): FID in 72 / 32 dimensions from so few clips is "
               "dominated by estimation noise; compare rows of this run with each other, not with papers.**", ""]
