@@ -613,7 +613,8 @@ def _ablations(args, dm, windows, cfg, refs, spread, measure, scorer, embed, var
     for key, label in VARIANTS:
         model = (variant_models or {}).get(key)
         if model is None and key == "cem":
-            rows.append({"variant": label, "status": "ok", **{k: v for k, v in full_row.items() if k != "stage"}})
+            rows.append({"variant": label, "status": "ok", **_training_of(dm, args.checkpoint),
+                         **{k: v for k, v in full_row.items() if k != "stage"}})
             continue
         if model is None:
             p = Path(paths[key]) if paths[key] else None
@@ -626,8 +627,16 @@ def _ablations(args, dm, windows, cfg, refs, spread, measure, scorer, embed, var
                 log(f"eval: warning: {p} has edit_mode {mode!r}, expected {key!r}")
         log(f"eval: ablation {key}")
         r = evaluate_model_editing(model, windows, cfg, refs, spread, measure, scorer, embed, iterations=1)
-        rows.append({"variant": label, "status": "ok", **{k: v for k, v in r[1].items() if k != "stage"}})
+        rows.append({"variant": label, "status": "ok", **_training_of(model, paths[key]),
+                     **{k: v for k, v in r[1].items() if k != "stage"}})
     return rows
+
+
+def _training_of(model, path) -> dict:
+    """Which file a Table 4 row comes from and how long its editing stage trained (from its metadata)."""
+    meta = getattr(model, "meta", {}) or {}
+    steps = meta.get("step") if meta.get("stage") == 2 else None
+    return {"checkpoint": _short(path) if path else getattr(model, "name", ""), "stage2_steps": steps}
 
 
 # ============================================================================ goals

@@ -122,6 +122,9 @@ def random_known_masks(batch: int, frames: int, rng: np.random.Generator) -> tor
     return torch.as_tensor(masks)
 
 
+EDIT_T_FOCUS = 0.55  # stage 2: 70% of the noise levels drawn below this share of the schedule
+
+
 def motion_losses(pred_n: torch.Tensor, target_n: torch.Tensor, normalizer: Normalizer) -> dict[str, torch.Tensor]:
     """Paper eq. 2 terms (+ FK). pred_n, target_n: normalised (B, T, 151)."""
     simple = F.mse_loss(pred_n, target_n)
@@ -263,7 +266,13 @@ def compute_losses(model, batch: dict, normalizer: Normalizer, schedule: CosineS
     # continuation windows hear the music only up to the playhead; the rest is extrapolated
     music = torch.as_tensor(live_music(batch["music"], mask.numpy(), rng), device=device)
     mask = mask.to(device)
-    t = torch.randint(0, schedule.steps, (B,), generator=gen).to(device)
+    t = torch.randint(0, schedule.steps, (B,), generator=gen)
+    if stage == 2:
+        # Edits start from the current dance noised part way (model.pipeline.EDIT_REDRAW): most
+        # stage-2 steps go to those noise levels, the rest keep full re-draws working.
+        low = torch.randint(0, int(EDIT_T_FOCUS * schedule.steps), (B,), generator=gen)
+        t = torch.where(torch.rand(B, generator=gen) < 0.7, low, t)
+    t = t.to(device)
     edit = None
     drop_music = torch.as_tensor(rng.random(B) < 0.1, device=device) if stage == 1 else None
     if stage == 2:

@@ -182,6 +182,14 @@ def write_report(results: dict, out: Path, img_dir: Path, example_music_beats, e
         rows = [dict(r, variant=r["variant"] + (" — **not trained**" if r.get("status") == "not trained" else ""))
                 for r in results["table4"]]
         L += _table(rows, ("variant", "Variant"), QUALITY_COLS + EDIT_COLS)
+        trained = [r for r in results["table4"] if r.get("status") == "ok"]
+        if trained:
+            L += ["", "Checkpoints: " + "; ".join(
+                f"{r['variant']}: `{r.get('checkpoint') or '?'}`, {r.get('stage2_steps') or '?'} editing-stage steps"
+                for r in trained) + "."]
+            if len({r.get("stage2_steps") for r in trained}) > 1:
+                L += ["", "**These variants were trained for different numbers of steps, so this table does not "
+                          "compare them fairly.**"]
         missing = [r for r in results["table4"] if r.get("status") == "not trained"]
         if missing:
             L += ["", "Not trained (checkpoint missing): " + "; ".join(f"{r['variant']} (`{r.get('checkpoint', '')}`)"
