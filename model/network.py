@@ -14,7 +14,8 @@ known-frame masks so the network learns to honour them rather than relying on re
 Editing branch (paper 3.3.2): a ControlNet-style trainable copy of the generation blocks. It sees the
 same noisy motion plus the dance being edited (the previous iteration, through a zero-initialised
 projection), and inside each copied block a Cross-modality Editing Module (CEM, eqs. 3-5) mixes in
-the initial prediction and the edit text. Each copied block hands its output to the frozen branch
+the initial prediction and the edit text; the text slots are also added to each copied block's input
+through a zero-initialised layer (the ControlNet condition). Each copied block hands its output to the frozen branch
 through a zero-initialised linear layer, so at initialisation the edited model equals the generation
 branch exactly.
 
@@ -56,6 +57,11 @@ class ModelConfig:
     # Cross-attention alone must learn which music token sits under which motion token; a small
     # model trained briefly barely does (its dances scored the same with the music dropped).
     aligned_music: bool = True
+    # The edit text also enters every copied block of the editing branch (zero-initialised, as
+    # ControlNet injects its condition). Through CEM alone the text only sets one mixing weight per
+    # token, which cannot say *how* to move: trained that way, the branch edited as often with a
+    # shuffled prompt as with the right one.
+    text_injection: bool = True
 
     @property
     def tokens(self) -> int:
@@ -70,7 +76,7 @@ class ModelConfig:
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"unknown model config keys: {sorted(unknown)}")
-        d = {"aligned_music": False, **d}  # files written before aligned music existed lack the key
+        d = {"aligned_music": False, "text_injection": False, **d}  # keys older files lack
         return cls(**d)
 
     def __post_init__(self) -> None:
@@ -396,6 +402,7 @@ class EditingBranch(nn.Module):
         fusion = CrossModalityEditingModule if cfg.edit_mode == "cem" else ConcatFusion
         self.fusions = nn.ModuleList(fusion(cfg) for _ in range(cfg.depth))
         self.zero_out = nn.ModuleList(zero_linear(d, d) for _ in range(cfg.depth))
+        self.text_in = nn.ModuleList(zero_linear(d, d) for _ in range(cfg.depth)) if cfg.text_injection else None
 
     def forward(self, x_t: torch.Tensor, t_emb: torch.Tensor, cond: Conditioning, known: torch.Tensor,
                 mask: torch.Tensor, current: torch.Tensor, initial: torch.Tensor, slots: torch.Tensor,
@@ -410,6 +417,8 @@ class EditingBranch(nn.Module):
         query = cond.memory + t_emb[:, None]                                        # timestep + music, (B, N, D)
         controls, weights = [], []
         for k, block in enumerate(self.blocks):
+            if self.text_in is not None:
+                h = h + self.text_in[k](slots)                                      # text slots, (B, N, D)
             h = block(h, c, cond.memory)
             h, w = self.fusions[k](h, self.init_proj[k](f_init_base), slots, query, return_weights=True)
             weights.append(w)

@@ -462,13 +462,15 @@ def main(argv=None) -> int:
               f"generation branch {parameter_count(net.generation) / 1e6:.2f} M parameters; run dir {run_dir}")
     log = RunLog(run_dir)
 
+    stage1 = run_dir / "stage1_last.pt"
     if 1 in stages:
         train_stage(1, net, data, normalizer, preset, args, device, log)
-    elif not args.init:
-        stage1 = run_dir / "stage1_last.pt"
-        if not stage1.is_file():
-            raise SystemExit(f"stage 2 alone needs a trained generation branch: pass --init CKPT or run stage 1 in {run_dir}")
+    elif stage1.is_file():  # this run's own stage 1 (its EMA weights) comes before --init's
         net.generation.load_state_dict(torch.load(stage1, weights_only=True)["ema"])
+        if rank == 0:
+            print(f"stage 2: generation branch from {stage1}")
+    elif not args.init:
+        raise SystemExit(f"stage 2 alone needs a trained generation branch: pass --init CKPT or run stage 1 in {run_dir}")
     if 2 in stages:
         net.add_editor()
         if init_editor is not None and not (run_dir / "stage2_last.pt").is_file():

@@ -234,7 +234,28 @@ def test_aligned_music_reaches_the_token_it_lies_under_and_warm_starts_exactly()
         load_allowing_new(old.generation, new.generation.state_dict(), "generation branch", rank=1)
 
 
-def test_configs_written_before_aligned_music_load_without_it():
+def test_configs_written_before_aligned_music_and_text_injection_load_without_them():
     d = ModelConfig(**TINY).to_dict()
-    del d["aligned_music"]
-    assert ModelConfig.from_dict(d).aligned_music is False
+    del d["aligned_music"], d["text_injection"]
+    cfg = ModelConfig.from_dict(d)
+    assert cfg.aligned_music is False and cfg.text_injection is False
+    assert DanceEditor(cfg).editor.text_in is None
+
+
+def test_edit_text_reaches_every_copied_block_through_zero_layers():
+    torch.manual_seed(0)
+    net = DanceEditor(ModelConfig(**TINY)).eval()
+    assert len(net.editor.text_in) == TINY["depth"]
+    assert all(float(layer.weight.abs().max()) == 0 for layer in net.editor.text_in)
+    x, music, t, mask, text = batch()
+    edit = EditInputs(current=x, initial=x, text=text, text_mask=torch.ones(2, 5, dtype=torch.bool))
+    for zero in net.editor.zero_out:  # open the joins so the editing branch's output is visible
+        torch.nn.init.normal_(zero.weight, std=0.05)
+    with torch.no_grad():
+        cond = net.condition(music)
+        before = net.denoise(x, t, cond, x, mask, edit=edit)
+        torch.nn.init.normal_(net.editor.text_in[0].weight, std=0.05)
+        other = EditInputs(current=x, initial=x, text=-text, text_mask=edit.text_mask)
+        a, b = net.denoise(x, t, cond, x, mask, edit=edit), net.denoise(x, t, cond, x, mask, edit=other)
+    assert not torch.allclose(a, before)  # the new path changes the output once trained
+    assert not torch.allclose(a, b)

@@ -73,6 +73,24 @@ def test_ablation_variant_trains_from_a_stage1_model(tiny_corpus, tmp_path):
         assert torch.equal(v, g0[k]), k
 
 
+def test_init_carries_a_two_stage_model_into_continued_training(tiny_corpus, tmp_path):
+    first = tmp_path / "first.pt"
+    r = run_train(["--preset", "tiny", "--data", f"corpus:{tiny_corpus}", "--run-dir", str(tmp_path / "a"),
+                   "--out", str(first)])
+    assert r.returncode == 0, r.stderr[-2000:]
+    more = tmp_path / "more.pt"
+    r = run_train(["--preset", "tiny", "--data", f"corpus:{tiny_corpus}", "--run-dir", str(tmp_path / "b"),
+                   "--out", str(more), "--init", str(first), "--stage2-steps", "1"])
+    assert r.returncode == 0, r.stderr[-2000:]
+    # stage 2 started from the file's trained editing branch, not from a fresh zero-joined copy
+    before = DanceModel.load(first).net.editor.state_dict()
+    after = DanceModel.load(more).net.editor.state_dict()
+    zero_joins = [k for k in before if "zero_out" in k and k.endswith("weight")]
+    assert zero_joins and all(before[k].abs().max() > 0 for k in zero_joins)
+    for k in zero_joins:
+        assert (after[k] - before[k]).abs().max() < 0.5 * before[k].abs().max(), k
+
+
 def test_ddp_two_cpu_processes_gloo(tiny_corpus, tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
