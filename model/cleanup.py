@@ -14,10 +14,11 @@ generated ones, so seams stay continuous.
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from model import rotations as rot
 from model.motion import ROOT, ROT6D
-from model.skeleton import NUM_JOINTS, PARENTS, forward_kinematics_np
+from model.skeleton import NUM_JOINTS, forward_kinematics_np, global_rotations
 
 
 LEGS = ((1, 4, 7, 0), (2, 5, 8, 1))  # (hip, knee, ankle, ankle contact channel), left then right
@@ -36,7 +37,7 @@ def lock_feet(motion: np.ndarray, known_mask: np.ndarray | None = None, blend: i
     local = rot.np_rot6d_to_matrix(motion[:, ROT6D].reshape(T, NUM_JOINTS, 6)).astype(np.float64)  # (T, 24, 3, 3)
     root = motion[:, ROOT].astype(np.float64)
     joints = forward_kinematics_np(local, root).astype(np.float64)                                  # (T, 24, 3)
-    glob = _global_rotations(local)
+    glob = global_rotations(torch.from_numpy(local)).numpy()                                      # (T, 24, 3, 3)
     out = motion.copy()
     for hip, knee, ankle, channel in LEGS:
         target, weight = _ankle_pins(joints[:, ankle], motion[:, channel] > 0.5, known, blend)
@@ -50,14 +51,6 @@ def lock_feet(motion: np.ndarray, known_mask: np.ndarray | None = None, blend: i
         for j, r in ((hip, new_hip), (knee, new_knee), (ankle, new_ankle)):
             out[sel, 7 + 6 * j: 13 + 6 * j] = rot.np_matrix_to_rot6d(r).reshape(len(sel), 6)
     return out
-
-
-def _global_rotations(local: np.ndarray) -> np.ndarray:
-    glob = np.empty_like(local)
-    glob[:, 0] = local[:, 0]
-    for j in range(1, NUM_JOINTS):
-        glob[:, j] = glob[:, PARENTS[j]] @ local[:, j]
-    return glob
 
 
 def _ankle_pins(ankle: np.ndarray, contact: np.ndarray, known: np.ndarray, blend: int) -> tuple[np.ndarray, np.ndarray]:

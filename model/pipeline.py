@@ -207,7 +207,7 @@ class DanceModel:
             m = np.broadcast_to(m if m.ndim == 2 else m[None], out.shape[:2])
             out = np.where(m[..., None], k, out)
         if self.foot_lock:
-            out = np.stack([lock_feet(w, k) for w, k in zip(out, m)])
+            out = np.stack([lock_feet(window, window_known) for window, window_known in zip(out, m)])
         return out
 
     # ------------------------------------------------------------------ editing
