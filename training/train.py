@@ -189,7 +189,7 @@ def lr_at(step: int, total: int, base: float, warmup: int) -> float:
 
 
 def train_stage(stage: int, net: DanceEditor, data, normalizer: Normalizer, preset: Preset, args,
-                device: torch.device, log: "RunLog") -> None:
+                device: torch.device, log: "RunLog | None") -> None:
     rank, world = dist_info()
     steps = preset.stage1_steps if stage == 1 else preset.stage2_steps
     base_lr = preset.lr1 if stage == 1 else preset.lr2
@@ -460,7 +460,8 @@ def main(argv=None) -> int:
     if rank == 0:
         print(f"liveedit training: preset {args.preset}, data {args.data}, {world} process(es) on {device}; "
               f"generation branch {parameter_count(net.generation) / 1e6:.2f} M parameters; run dir {run_dir}")
-    log = RunLog(run_dir)
+    # one writer: a second process appending to the same CSV races the header and mangles the file
+    log = RunLog(run_dir) if rank == 0 else None
 
     stage1 = run_dir / "stage1_last.pt"
     if 1 in stages:

@@ -100,3 +100,7 @@ def test_ddp_two_cpu_processes_gloo(tiny_corpus, tmp_path):
     assert r.returncode == 0, (r.stdout[-1500:], r.stderr[-3000:])
     assert "2 process(es)" in r.stdout
     assert DanceModel.load(tmp_path / "ddp.pt").meta["step"] == 6
+    # only rank 0 writes the log: exactly one header, every row parses
+    lines = (tmp_path / "ddp" / "log.csv").read_text().splitlines()
+    assert lines[0].startswith("stage,step,split") and sum(l.startswith("stage,") for l in lines) == 1
+    assert all(len(l.split(",")) == len(lines[0].split(",")) for l in lines)
