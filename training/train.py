@@ -9,7 +9,8 @@ Stage 1 follows the paper's objective 10 * L_simple + L_vel + L_foot (plus a for
 joint-position loss, which keeps limbs from drifting when rotations are slightly off) on windows with
 random known-frame masks (so the engine can continue a dance), music dropped 10% of the time
 (classifier-free guidance). Stage 2 freezes the generation branch and trains the editing branch on
-(initial, current, text) -> edited windows with the same loss; the text is dropped 10% of the time and
+(initial, current, text) -> edited windows with the same loss, L_simple weighted toward the frames
+and channels the edit changes (edit_weights); the text is dropped 10% of the time and
 then the target is the current dance itself, so the "no text" model is the identity edit and the text
 guidance scale becomes an edit-strength control (0 = no edit).
 
@@ -125,9 +126,29 @@ def random_known_masks(batch: int, frames: int, rng: np.random.Generator) -> tor
 EDIT_T_FOCUS = 0.55  # stage 2: 70% of the noise levels drawn below this share of the schedule
 
 
-def motion_losses(pred_n: torch.Tensor, target_n: torch.Tensor, normalizer: Normalizer) -> dict[str, torch.Tensor]:
-    """Paper eq. 2 terms (+ FK). pred_n, target_n: normalised (B, T, 151)."""
-    simple = F.mse_loss(pred_n, target_n)
+EDIT_EMPHASIS = 2.0  # stage 2: extra weight on what the edit changes (see edit_weights)
+
+
+def edit_weights(target_n: torch.Tensor, current_n: torch.Tensor) -> torch.Tensor:
+    """Per-element loss weights (B, T, 151) that lean on the part of the dance the edit changes.
+
+    An edit moves a few channels over some frames; the rest of the target is the current dance,
+    which the editing branch sees as input. With a plain mean the branch scores well by copying
+    its input and ignoring the text. Weighting by |target - current| (relative to its mean over the
+    window) puts the loss where the text decides the answer; windows without an edit weigh 1.
+    """
+    change = (target_n - current_n).abs()                                  # (B, T, C)
+    scale = change.mean(dim=(1, 2), keepdim=True).clamp_min(1e-6)         # (B, 1, 1)
+    return 1.0 + EDIT_EMPHASIS * (change / scale).clamp(max=10.0)
+
+
+def motion_losses(pred_n: torch.Tensor, target_n: torch.Tensor, normalizer: Normalizer,
+                  weights: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """Paper eq. 2 terms (+ FK). pred_n, target_n: normalised (B, T, 151); weights: (B, T, 151) or None."""
+    if weights is None:
+        simple = F.mse_loss(pred_n, target_n)
+    else:  # a weighted mean keeps the term on the same scale as the unweighted one
+        simple = ((pred_n - target_n).pow(2) * weights).sum() / weights.sum()
     vel = F.mse_loss(pred_n[:, 1:] - pred_n[:, :-1], target_n[:, 1:] - target_n[:, :-1])
     pred, target = normalizer.denormalize(pred_n), normalizer.denormalize(target_n)
     dp, dt = decode(pred), decode(target)
@@ -273,7 +294,7 @@ def compute_losses(model, batch: dict, normalizer: Normalizer, schedule: CosineS
         low = torch.randint(0, int(EDIT_T_FOCUS * schedule.steps), (B,), generator=gen)
         t = torch.where(torch.rand(B, generator=gen) < 0.7, low, t)
     t = t.to(device)
-    edit = None
+    edit, weights = None, None
     drop_music = torch.as_tensor(rng.random(B) < 0.1, device=device) if stage == 1 else None
     if stage == 2:
         current = normalizer.normalize(torch.as_tensor(batch["current"], device=device))
@@ -283,10 +304,11 @@ def compute_losses(model, batch: dict, normalizer: Normalizer, schedule: CosineS
         target = torch.where(drop_text[:, None, None], current, target)
         edit = EditInputs(current=current, initial=initial, text=batch["text"].to(device),
                           text_mask=batch["text_mask"].to(device), drop_text=drop_text)
+        weights = edit_weights(target, current)
     noise = torch.randn(target.shape, generator=gen).to(device)
     x_t = schedule.q_sample(target, t, noise)
     pred = model(x_t, t, music, target, mask, drop_music, edit)
-    return motion_losses(pred, target, normalizer)
+    return motion_losses(pred, target, normalizer, weights)
 
 
 @torch.no_grad()
