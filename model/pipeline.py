@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+from scipy.interpolate import CubicSpline
 import torch
 
 from model.checkpoint import CheckpointError, load_checkpoint
@@ -49,20 +50,22 @@ def token_rate_to_frame_rate(x: np.ndarray, p: int) -> np.ndarray:
     With p frames a token, a briefly trained network tends to emit p near-identical frames per token
     and the jump in between (measured on the CPU-trained default model: 0.003 m a frame inside a token,
     0.03 m across tokens, against 0.013 m for every frame of the training data). Each token's mean is
-    taken as a sample at the token's centre and the frames are linearly interpolated between centres,
-    which keeps the motion and removes the staircase. x: (..., T, C) -> (..., T, C).
+    taken as a sample at the token's centre and a cubic spline runs through the centres, which keeps
+    the motion and removes the staircase. Cubic rather than linear because dance lives in sharp
+    accents: put through this resampling, the ground truth's beat alignment (BAS, 40 test windows)
+    drops from 0.324 to 0.295 with the spline and to 0.288 with straight lines, and its speed from
+    0.0224 m a frame to 0.0213 and 0.0198. x: (..., T, C) -> (..., T, C).
     """
     if p <= 1:
         return x
     T = x.shape[-2]
     n = T // p
     means = x[..., : n * p, :].reshape(*x.shape[:-2], n, p, x.shape[-1]).mean(axis=-2)   # (..., N, C)
-    u = (np.arange(T) - (p - 1) / 2.0) / p          # frame position in token-centre units
-    k0 = np.clip(np.floor(u).astype(int), 0, n - 1)
-    k1 = np.clip(k0 + 1, 0, n - 1)
-    w = np.clip(u - k0, 0.0, 1.0)[:, None].astype(x.dtype)
-    w = np.where((k0 == k1)[:, None], 0.0, w).astype(x.dtype)
-    return ((1 - w) * means[..., k0, :] + w * means[..., k1, :]).astype(x.dtype)
+    centres = np.arange(n) * p + (p - 1) / 2.0
+    if n < 2:
+        return x
+    frames = np.clip(np.arange(T, dtype=np.float64), centres[0], centres[-1])   # ends held flat
+    return CubicSpline(centres, means, axis=-2)(frames).astype(x.dtype)
 
 
 class DanceModel:

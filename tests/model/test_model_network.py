@@ -210,6 +210,18 @@ def test_token_rate_staircase_becomes_smooth_and_linear_motion_is_kept():
     assert token_rate_to_frame_rate(stairs, 1) is stairs
 
 
+def test_token_rate_resampling_keeps_the_depth_of_a_sharp_dip():
+    from model.pipeline import token_rate_to_frame_rate
+    t = np.arange(150, dtype=np.float32)
+    curve = np.cos(2 * np.pi * t / 12)[:, None]                     # an accent every 12 frames (150 BPM)
+    out = token_rate_to_frame_rate(curve, 2)
+    inner = slice(6, -6)
+    assert np.abs(out[inner] - curve[inner]).max() < 0.08           # the spline follows the curve
+    # straight lines between token means would cut the dips short: check the spline does not
+    means = curve.reshape(75, 2, 1).mean(axis=1)
+    assert out[inner].min() < means.min() - 0.01
+
+
 def test_aligned_music_reaches_the_token_it_lies_under_and_warm_starts_exactly():
     torch.manual_seed(0)
     old = DanceEditor(ModelConfig(aligned_music=False, **TINY), with_editor=False).eval()
