@@ -15,9 +15,11 @@ from scipy.interpolate import CubicSpline
 import torch
 
 from model.checkpoint import CheckpointError, load_checkpoint
+from model.beat_snap import snap_to_beats
 from model.cleanup import lock_feet
 from model.diffusion import DDIMSampler
 from model.motion import Normalizer
+from model.music import BEAT
 from model.network import DanceEditor, EditInputs, ModelConfig
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "default.pt"
@@ -74,14 +76,17 @@ class DanceModel:
     Thread-safety: one call at a time (an internal lock), so the live engine's worker thread and an
     evaluation loop can share an instance.
 
-    foot_lock: pin ankles the network marks in contact (model/cleanup.py); off gives the raw
-    network output, as the evaluation's "no foot locking" row does.
+    beat_snap: re-time generated frames so the dance's accents land on the beats of the music's
+    beat channel (model/beat_snap.py). foot_lock: pin ankles the network marks in contact
+    (model/cleanup.py). Both off give the raw network output, as the evaluation's "raw" row does.
     """
 
     def __init__(self, net: DanceEditor, normalizer: Normalizer, text_encoder: TextEncoderLike | None = None,
-                 meta: dict | None = None, name: str = "model", foot_lock: bool = True):
+                 meta: dict | None = None, name: str = "model", foot_lock: bool = True,
+                 beat_snap: bool = True):
         self.net = net.eval()
         self.foot_lock = foot_lock
+        self.beat_snap = beat_snap
         self.normalizer = normalizer
         self.meta = dict(meta or {})
         self.name = name
@@ -92,13 +97,14 @@ class DanceModel:
     # ------------------------------------------------------------------ construction
     @classmethod
     def load(cls, path: str | Path | None = None, text_encoder: TextEncoderLike | None = None,
-             foot_lock: bool = True) -> "DanceModel":
+             foot_lock: bool = True, beat_snap: bool = True) -> "DanceModel":
         """Load a checkpoint (default: the one shipped in model/checkpoints/default.pt)."""
         path = Path(path) if path is not None else DEFAULT_CHECKPOINT
         if path == DEFAULT_CHECKPOINT and not path.is_file():
             raise FileNotFoundError(f"no default checkpoint at {path}; train one with `python training/train.py`")
         net, normalizer, meta = load_checkpoint(path)
-        return cls(net, normalizer, text_encoder, meta, name=path.name, foot_lock=foot_lock)
+        return cls(net, normalizer, text_encoder, meta, name=path.name, foot_lock=foot_lock,
+                   beat_snap=beat_snap)
 
     @classmethod
     def tiny_random(cls, seed: int = 0, text_encoder: TextEncoderLike | None = None,
@@ -193,12 +199,12 @@ class DanceModel:
 
             x0 = self.sampler.sample(denoise, (B, self.window, self.cfg.motion_dim), steps=steps,
                                      known=known_n, known_mask=mask, generator=self._generator(seed))
-        out = self._finish(x0, known, known_mask)
+        out = self._finish(x0, known, known_mask, mu)
         return out[0] if single else out
 
-    def _finish(self, x0_normalised: torch.Tensor, known, known_mask) -> np.ndarray:
+    def _finish(self, x0_normalised: torch.Tensor, known, known_mask, music: torch.Tensor) -> np.ndarray:
         """De-normalise, smooth the token rate, snap contacts to {0,1}, put known frames back exactly,
-        lock planted feet. -> (B, T, 151)"""
+        put accents on the beats, lock planted feet. music: (B, T, 35). -> (B, T, 151)"""
         out = self.normalizer.denormalize(x0_normalised).numpy().astype(np.float32)
         out[..., 4:] = token_rate_to_frame_rate(out[..., 4:], self.cfg.frames_per_token)
         out[..., :4] = (out[..., :4] > 0.5).astype(np.float32)
@@ -209,6 +215,10 @@ class DanceModel:
             k = np.broadcast_to(k if k.ndim == 3 else k[None], out.shape)
             m = np.broadcast_to(m if m.ndim == 2 else m[None], out.shape[:2])
             out = np.where(m[..., None], k, out)
+        if self.beat_snap:
+            beat_frames = [np.flatnonzero(window_music[:, BEAT] > 0.5) for window_music in music.numpy()]
+            out = np.stack([snap_to_beats(window, beats, window_known)
+                            for window, beats, window_known in zip(out, beat_frames, m)])
         if self.foot_lock:
             out = np.stack([lock_feet(window, window_known) for window, window_known in zip(out, m)])
         return out
@@ -267,7 +277,7 @@ class DanceModel:
             x0 = self.sampler.sample(denoise, (B, self.window, self.cfg.motion_dim), steps=steps,
                                      known=known_n, known_mask=mask, generator=self._generator(seed),
                                      init=cur_n, strength=redraw)
-        out = self._finish(x0, known, known_mask)
+        out = self._finish(x0, known, known_mask, mu)
         return out[0] if single else out
 
 

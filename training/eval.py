@@ -21,6 +21,7 @@ Protocol (written into docs/RESULTS.md with the numbers):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import sys
@@ -469,6 +470,18 @@ def run(args: argparse.Namespace, dm=None, measure: MeasureFn | None = None, emb
         torch.set_num_threads(threads)
 
 
+@contextlib.contextmanager
+def _switched_off(dm, flags: tuple[str, ...]):
+    """Turn the named post-processing flags of a DanceModel off for a block, then back on."""
+    for flag in flags:
+        setattr(dm, flag, False)
+    try:
+        yield dm
+    finally:
+        for flag in flags:
+            setattr(dm, flag, True)
+
+
 def _edit_redraw(args) -> float:
     if getattr(args, "edit_redraw", None) is not None:
         return args.edit_redraw
@@ -537,15 +550,15 @@ def _run(args, dm, measure, embed, text_encoder, variant_models) -> dict:
     table2[0].update({k: gt_vs_gt[k] for k in ("fid_k", "fid_g")})  # GT's FID is vs the training split
     initial = generate_initial(dm, test, cfg.steps, cfg.music_guidance, cfg.seed, cfg.batch, cfg.progress)
     table2.append({"method": "Ours (initial prediction)", **quality(joints_of(initial), beats, ref)})
-    if getattr(dm, "foot_lock", False):  # the same samples (same seeds) before foot locking
-        dm.foot_lock = False
-        try:
+    # the same samples (same seeds) without the post-processing steps, to show what each one adds
+    for method, off in (("Ours without beat snapping", ("beat_snap",)),
+                        ("Ours without beat snapping or foot locking (raw network output)", ("beat_snap", "foot_lock"))):
+        if not all(getattr(dm, flag, False) for flag in off):
+            continue
+        with _switched_off(dm, off):
             raw = generate_initial(dm, test, cfg.steps, cfg.music_guidance, cfg.seed, cfg.batch, cfg.progress,
-                                   desc="no foot lock")
-        finally:
-            dm.foot_lock = True
-        table2.append({"method": "Ours without foot locking (raw network output)",
-                       **quality(joints_of(raw), beats, ref)})
+                                   desc=method.split(" (")[0].lower())
+        table2.append({"method": method, **quality(joints_of(raw), beats, ref)})
     table2.append({"method": "Nearest neighbour (music retrieval)",
                    **quality(joints_of(nearest_neighbour(train, test)), beats, ref)})
     agnostic = generate_initial(dm, test, cfg.steps, 0.0, cfg.seed, cfg.batch, cfg.progress, desc="no music")

@@ -54,9 +54,10 @@ def test_harness_end_to_end_writes_all_tables(tmp_path):
     res = ev.run(_args(tmp_path), dm=dm, embed=_embed, variant_models={"concat": concat})
 
     methods = [r["method"] for r in res["table2"]]
-    assert methods[0] == "Ground truth" and len(methods) == 6
-    assert methods[2] == "Ours without foot locking (raw network output)"
-    assert dm.foot_lock  # switched back on after the raw row
+    assert methods[0] == "Ground truth" and len(methods) == 7
+    assert methods[2] == "Ours without beat snapping"
+    assert methods[3] == "Ours without beat snapping or foot locking (raw network output)"
+    assert dm.foot_lock and dm.beat_snap  # switched back on after the rows without them
     gt = res["table2"][0]
     assert np.isfinite([gt["fid_k"], gt["bas_music"], gt["bas_motion"], gt["pfc"], gt["div_k"]]).all()
     # The corpus's own edits are the ceiling: the synthetic edits move exactly the named attribute.

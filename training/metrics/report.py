@@ -143,6 +143,10 @@ def write_report(results: dict, out: Path, img_dir: Path, example_music_beats, e
           "to the nearest motion beat (local minimum of the σ=5 smoothed mean joint speed). This is the number "
           "papers report. BAS (motion beats): the FACT variant, averaged over motion beats.",
           "- PFC: EDGE's physical foot contact score, 10⁴ × mean over 5 s clips (y-up).",
+          "- \"Ours\" is what the engine streams: the network's output after beat snapping (model/beat_snap.py: "
+          "a gentle time warp that moves the dance's accents onto the beat channel's beats, the evaluation "
+          "clips' true beats here, the beat tracker's live) and foot locking (model/cleanup.py). The rows "
+          "without them re-run the same samples (same seeds) with those steps off.",
           f"- Edit success: every requested attribute moved the requested way by at least {m['margin']} × its "
           f"spread (standard deviation over training ground truth); preservation: fraction of the attributes the edit "
           f"promises to keep (the corpus's keep list; all others when it has none) that moved less than "
