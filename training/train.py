@@ -367,8 +367,11 @@ class RunLog:
             ax.set_title(f"stage {stage}: {'generation' if stage == 1 else 'editing'} branch")
             ax.set_xlabel("step")
             ax.set_ylabel("10*L_simple + L_vel + L_foot + L_fk")
-            ax.set_yscale("log")
-            ax.legend()
+            if ax.lines:
+                ax.set_yscale("log")
+                ax.legend()
+            else:
+                ax.text(0.5, 0.5, "not trained in this run", ha="center", va="center", transform=ax.transAxes)
         fig.tight_layout()
         fig.savefig(out, dpi=100)
         plt.close(fig)
