@@ -9,8 +9,8 @@ Stage 1 follows the paper's objective 10 * L_simple + L_vel + L_foot (plus a for
 joint-position loss, which keeps limbs from drifting when rotations are slightly off) on windows with
 random known-frame masks (so the engine can continue a dance), music dropped 10% of the time
 (classifier-free guidance). Stage 2 freezes the generation branch and trains the editing branch on
-(initial, current, text) -> edited windows with the same loss, L_simple weighted toward the frames
-and channels the edit changes (edit_weights); the text is dropped 10% of the time and
+(initial, current, text) -> edited windows with the same loss (optionally weighted toward what the
+edit changes: --edit-emphasis); the text is dropped 10% of the time and
 then the target is the current dance itself, so the "no text" model is the identity edit and the text
 guidance scale becomes an edit-strength control (0 = no edit).
 
@@ -126,20 +126,21 @@ def random_known_masks(batch: int, frames: int, rng: np.random.Generator) -> tor
 EDIT_T_FOCUS = 0.55  # stage 2: 70% of the noise levels drawn below this share of the schedule
 
 
-EDIT_EMPHASIS = 2.0  # stage 2: extra weight on what the edit changes (see edit_weights)
-
-
-def edit_weights(target_n: torch.Tensor, current_n: torch.Tensor) -> torch.Tensor:
+def edit_weights(target_n: torch.Tensor, current_n: torch.Tensor, emphasis: float) -> torch.Tensor:
     """Per-element loss weights (B, T, 151) that lean on the part of the dance the edit changes.
 
     An edit moves a few channels over some frames; the rest of the target is the current dance,
     which the editing branch sees as input. With a plain mean the branch scores well by copying
     its input and ignoring the text. Weighting by |target - current| (relative to its mean over the
     window) puts the loss where the text decides the answer; windows without an edit weigh 1.
+
+    Off by default (--edit-emphasis 0): 2000 steps at emphasis 2 on top of the shipped editing branch
+    raised its edit success on training windows (48% -> 52%) but not on held-out ones (validation
+    split, 120 windows: 48.3% -> 45.8%, preservation 93.1% -> 92.6%); docs/MODEL.md.
     """
     change = (target_n - current_n).abs()                                  # (B, T, C)
     scale = change.mean(dim=(1, 2), keepdim=True).clamp_min(1e-6)         # (B, 1, 1)
-    return 1.0 + EDIT_EMPHASIS * (change / scale).clamp(max=10.0)
+    return 1.0 + emphasis * (change / scale).clamp(max=10.0)
 
 
 def motion_losses(pred_n: torch.Tensor, target_n: torch.Tensor, normalizer: Normalizer,
@@ -250,7 +251,7 @@ def train_stage(stage: int, net: DanceEditor, data, normalizer: Normalizer, pres
         for g in opt.param_groups:
             g["lr"] = lr_at(step, steps, base_lr, preset.warmup)
         batch = data.sample(stage, preset.batch, rng)
-        losses = compute_losses(model, batch, normalizer, schedule, rng, gen, device, stage)
+        losses = compute_losses(model, batch, normalizer, schedule, rng, gen, device, stage, args.edit_emphasis)
         opt.zero_grad(set_to_none=True)
         losses["loss"].backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -280,7 +281,9 @@ def train_stage(stage: int, net: DanceEditor, data, normalizer: Normalizer, pres
 
 
 def compute_losses(model, batch: dict, normalizer: Normalizer, schedule: CosineSchedule,
-                   rng: np.random.Generator, gen: torch.Generator, device, stage: int) -> dict[str, torch.Tensor]:
+                   rng: np.random.Generator, gen: torch.Generator, device, stage: int,
+                   edit_emphasis: float = 0.0) -> dict[str, torch.Tensor]:
+    """The training loss of one batch; the validation loss is always the unweighted one."""
     target = normalizer.normalize(torch.as_tensor(batch["target"], device=device))
     B, T, _ = target.shape
     mask = random_known_masks(B, T, rng)
@@ -304,7 +307,8 @@ def compute_losses(model, batch: dict, normalizer: Normalizer, schedule: CosineS
         target = torch.where(drop_text[:, None, None], current, target)
         edit = EditInputs(current=current, initial=initial, text=batch["text"].to(device),
                           text_mask=batch["text_mask"].to(device), drop_text=drop_text)
-        weights = edit_weights(target, current)
+        if edit_emphasis > 0:
+            weights = edit_weights(target, current, edit_emphasis)
     noise = torch.randn(target.shape, generator=gen).to(device)
     x_t = schedule.q_sample(target, t, noise)
     pred = model(x_t, t, music, target, mask, drop_music, edit)
@@ -439,6 +443,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--stages", default="1,2", help="which stages to run, e.g. '1', '2' or '1,2'")
     p.add_argument("--edit-mode", default=None, choices=["cem", "concat", "no_branch"],
                    help="editing-branch variant (Table 4 ablations); stage 2 starts from --init if given")
+    p.add_argument("--edit-emphasis", type=float, default=0.0, metavar="W",
+                   help="stage 2: weigh L_simple by 1 + W * |edit change| / mean (0 = plain mean, the shipped model)")
     p.add_argument("--init", default=None, help="start from this checkpoint: its generation branch, and for stage 2 its editing branch "
                         "when it has one of the same --edit-mode (ablations, continued training)")
     p.add_argument("--stage1-steps", type=int, default=None)
