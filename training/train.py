@@ -123,7 +123,7 @@ def random_known_masks(batch: int, frames: int, rng: np.random.Generator) -> tor
     return torch.as_tensor(masks)
 
 
-EDIT_T_FOCUS = 0.55  # stage 2: 70% of the noise levels drawn below this share of the schedule
+EDIT_T_FOCUS = 0.55  # --edit-low-noise: that share of stage-2 noise levels is drawn below this point
 
 
 def edit_weights(target_n: torch.Tensor, current_n: torch.Tensor, emphasis: float) -> torch.Tensor:
@@ -251,7 +251,8 @@ def train_stage(stage: int, net: DanceEditor, data, normalizer: Normalizer, pres
         for g in opt.param_groups:
             g["lr"] = lr_at(step, steps, base_lr, preset.warmup)
         batch = data.sample(stage, preset.batch, rng)
-        losses = compute_losses(model, batch, normalizer, schedule, rng, gen, device, stage, args.edit_emphasis)
+        losses = compute_losses(model, batch, normalizer, schedule, rng, gen, device, stage, args.edit_emphasis,
+                                args.edit_low_noise)
         opt.zero_grad(set_to_none=True)
         losses["loss"].backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -282,7 +283,7 @@ def train_stage(stage: int, net: DanceEditor, data, normalizer: Normalizer, pres
 
 def compute_losses(model, batch: dict, normalizer: Normalizer, schedule: CosineSchedule,
                    rng: np.random.Generator, gen: torch.Generator, device, stage: int,
-                   edit_emphasis: float = 0.0) -> dict[str, torch.Tensor]:
+                   edit_emphasis: float = 0.0, edit_low_noise: float = 0.0) -> dict[str, torch.Tensor]:
     """The training loss of one batch; the validation loss is always the unweighted one."""
     target = normalizer.normalize(torch.as_tensor(batch["target"], device=device))
     B, T, _ = target.shape
@@ -291,11 +292,11 @@ def compute_losses(model, batch: dict, normalizer: Normalizer, schedule: CosineS
     music = torch.as_tensor(live_music(batch["music"], mask.numpy(), rng), device=device)
     mask = mask.to(device)
     t = torch.randint(0, schedule.steps, (B,), generator=gen)
-    if stage == 2:
-        # Edits start from the current dance noised part way (model.pipeline.EDIT_REDRAW): most
-        # stage-2 steps go to those noise levels, the rest keep full re-draws working.
+    if stage == 2 and edit_low_noise > 0:
+        # For partial re-draws (DanceModel.edit(redraw < 1), which start from the current dance
+        # noised part way): more of the training at those noise levels.
         low = torch.randint(0, int(EDIT_T_FOCUS * schedule.steps), (B,), generator=gen)
-        t = torch.where(torch.rand(B, generator=gen) < 0.7, low, t)
+        t = torch.where(torch.rand(B, generator=gen) < edit_low_noise, low, t)
     t = t.to(device)
     edit, weights = None, None
     drop_music = torch.as_tensor(rng.random(B) < 0.1, device=device) if stage == 1 else None
@@ -445,6 +446,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="editing-branch variant (Table 4 ablations); stage 2 starts from --init if given")
     p.add_argument("--edit-emphasis", type=float, default=0.0, metavar="W",
                    help="stage 2: weigh L_simple by 1 + W * |edit change| / mean (0 = plain mean, the shipped model)")
+    p.add_argument("--edit-low-noise", type=float, default=0.0, metavar="P",
+                   help=f"stage 2: draw this share of noise levels below {EDIT_T_FOCUS * 100:.0f}%% of the schedule, "
+                        "for partial re-draw edits (0 = uniform, the shipped model)")
     p.add_argument("--init", default=None, help="start from this checkpoint: its generation branch, and for stage 2 its editing branch "
                         "when it has one of the same --edit-mode (ablations, continued training)")
     p.add_argument("--stage1-steps", type=int, default=None)
