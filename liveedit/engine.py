@@ -164,6 +164,7 @@ class Engine:
         self._last_handled = 0
         self._music_sent = 0             # music frames handed to the core
         self.frames_sent = 0
+        self.frames_skipped = 0  # frames never sent because the loop stalled past their due time
         self.frame_times: list[float] = []   # engine time each frame was offered (last 10 s)
         self.sink_errors = 0
         self.started = False
@@ -386,6 +387,7 @@ class Engine:
                 out = None
                 while tl.playhead / FPS <= now - 1.0 / FPS:
                     out = self.core.tick(now)
+                    self.frames_skipped += 1  # the prepared frame, then each one ticked past
                 if out is not None:
                     frame = self._pose_frame(out)
             for sink in self.sinks:
@@ -418,6 +420,7 @@ class Engine:
         s.update({
             "clients": self.clients(),
             "frames_sent": self.frames_sent,
+            "frames_skipped": self.frames_skipped,
             "fps": round(float(1.0 / ft.mean()), 2) if ft.size else 0.0,
             "frame_jitter_ms": round(float(np.abs(ft - 1.0 / FPS).max() * 1000), 2) if ft.size else 0.0,
             "windows_replaced": self.worker.replaced,

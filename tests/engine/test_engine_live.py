@@ -74,11 +74,13 @@ async def test_frames_stream_edits_apply_and_shutdown_is_clean():
     await engine.start()
     assert sink.started
     await asyncio.sleep(2.0)
-    n_before = len(sink.frames)
-    # about 30 fps (loose bounds: the machine is shared), consecutive frame indices
+    n_before, skipped = len(sink.frames), engine.frames_skipped
+    # about 30 fps (loose bounds: the machine is shared); frame indices rise by one, except where
+    # the loop stalled and skipped late frames, and then it counted them
     assert 20 <= n_before <= 80
     idx = [f.frame for f in sink.frames]
-    assert idx == list(range(idx[0], idx[0] + len(idx)))
+    assert all(b > a for a, b in zip(idx, idx[1:]))
+    assert idx[-1] - idx[0] + 1 == len(idx) + skipped
     x_before = sink.frames[-1].root[0]
 
     reply = await engine.handle(Command("edit", "swing arms wider", source="test"))
