@@ -14,8 +14,8 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 import torch
 
-from model.checkpoint import CheckpointError, load_checkpoint
 from model.beat_snap import snap_to_beats
+from model.checkpoint import CheckpointError, load_checkpoint
 from model.cleanup import lock_feet
 from model.diffusion import DDIMSampler
 from model.motion import Normalizer
@@ -61,14 +61,12 @@ def token_rate_to_frame_rate(x: np.ndarray, p: int) -> np.ndarray:
     drops from 0.324 to 0.295 with the spline and to 0.288 with straight lines, and its speed from
     0.0224 m a frame to 0.0213 and 0.0198. x: (..., T, C) -> (..., T, C).
     """
-    if p <= 1:
-        return x
     T = x.shape[-2]
     n = T // p
+    if p <= 1 or n < 2:
+        return x
     means = x[..., : n * p, :].reshape(*x.shape[:-2], n, p, x.shape[-1]).mean(axis=-2)   # (..., N, C)
     centres = np.arange(n) * p + (p - 1) / 2.0
-    if n < 2:
-        return x
     frames = np.clip(np.arange(T, dtype=np.float64), centres[0], centres[-1])   # ends held flat
     return CubicSpline(centres, means, axis=-2)(frames).astype(x.dtype)
 
