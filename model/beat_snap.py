@@ -2,12 +2,13 @@
 
 A dance accent (a "kinematic beat") is a moment where the whole body slows to a near stop before
 the next move: a local minimum of the smoothed mean joint speed, the definition Bailando's beat
-alignment score uses. The network places these accents near the beats but loosely (on held-out
-windows its accents score BAS 0.20 against the data's 0.32). This step finds, for each music beat
-in the generated part of a window, the nearest accent within `reach` frames, and re-times the
-frames between so that the accent lands on the beat. The warp is piecewise linear, never plays
-faster than `max_rate` or slower than 1 / `max_rate`, and leaves known frames (already streamed,
-or outside an edited span) exactly where they were. Poses are not changed, only when they happen.
+alignment score uses. The network places these accents near the beats but loosely (on 120
+held-out windows the shipped model's raw output scores BAS 0.233 against the data's 0.341). This
+step finds, for each music beat in the generated part of a window, the nearest accent within
+`reach` frames, and re-times the frames between so that the accent lands on the beat. The warp is
+piecewise linear, never plays faster than `max_rate` or slower than 1 / `max_rate`, and leaves
+known frames (already streamed, or outside an edited span) exactly where they were. Poses are not
+changed, only when they happen.
 
 The beats come from the music features' beat channel (model.music.BEAT), so live they are the
 engine's beat grid (tracker, MIDI clock or tap tempo) and offline the file's beats.

@@ -648,7 +648,7 @@ def _ablations(args, dm, windows, cfg, refs, spread, measure, scorer, embed, var
 def _training_of(model, path) -> dict:
     """Which file a Table 4 row comes from and how long its editing stage trained (from its metadata)."""
     meta = getattr(model, "meta", {}) or {}
-    steps = meta.get("step") if meta.get("stage") == 2 else None
+    steps = meta.get("stage2_total_steps", meta.get("step")) if meta.get("stage") == 2 else None
     return {"checkpoint": _short(path) if path else getattr(model, "name", ""), "stage2_steps": steps}
 
 

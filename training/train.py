@@ -337,6 +337,8 @@ def write_model(args, net: DanceEditor, ema: EMA, trained, normalizer, stage: in
     meta = {"stage": stage, "step": step, "partial": partial, "preset": args.preset, "data": args.data,
             "seed": args.seed, "wall_time_s": round(time.time() - args.t0, 1),
             "torch": str(torch.__version__), "device": "cuda" if torch.cuda.is_available() else "cpu"}
+    if stage == 2:  # counting the steps of the checkpoint this run continued (--init), if any
+        meta["stage2_total_steps"] = getattr(args, "stage2_steps_before", 0) + step
     with ema.applied_to(trained):
         save_checkpoint(args.out, net, normalizer, meta=meta, half=args.half)
 
@@ -416,16 +418,18 @@ def load_allowing_new(module: torch.nn.Module, state: dict, what: str, rank: int
         print(f"--init: new zero-initialised parameters in the {what}: {', '.join(missing)}")
 
 
-def warm_start(net: DanceEditor, path: str, rank: int) -> tuple[Normalizer, dict | None]:
-    """Start from a checkpoint's generation branch; returns its normaliser and, when it has an
-    editing branch of the same mode, that branch's weights for stage 2 to start from."""
+def warm_start(net: DanceEditor, path: str, rank: int) -> tuple[Normalizer, dict | None, int]:
+    """Start from a checkpoint's generation branch; returns its normaliser, and when it has an
+    editing branch of the same mode, that branch's weights for stage 2 to start from and the
+    editing-stage steps they already had (else None, 0)."""
     from model.checkpoint import load_checkpoint
-    init_net, normalizer, _ = load_checkpoint(path)
+    init_net, normalizer, meta = load_checkpoint(path)
     load_allowing_new(net.generation, init_net.generation.state_dict(), "generation branch", rank)
-    editor = None
+    editor, editor_steps = None, 0
     if init_net.editor is not None and init_net.cfg.edit_mode == net.cfg.edit_mode:
         editor = init_net.editor.state_dict()
-    return normalizer, editor
+        editor_steps = int(meta.get("stage2_total_steps", meta.get("step", 0) if meta.get("stage") == 2 else 0))
+    return normalizer, editor, editor_steps
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -491,7 +495,7 @@ def main(argv=None) -> int:
     net = DanceEditor(preset.model, with_editor=False).to(device)
     init_editor = None
     if args.init:
-        normalizer, init_editor = warm_start(net, args.init, rank)
+        normalizer, init_editor, init_editor_steps = warm_start(net, args.init, rank)
     if rank == 0:
         print(f"liveedit training: preset {args.preset}, data {args.data}, {world} process(es) on {device}; "
               f"generation branch {parameter_count(net.generation) / 1e6:.2f} M parameters; run dir {run_dir}")
@@ -511,6 +515,7 @@ def main(argv=None) -> int:
         net.add_editor()
         if init_editor is not None and not (run_dir / "stage2_last.pt").is_file():
             load_allowing_new(net.editor, init_editor, "editing branch", rank)
+            args.stage2_steps_before = init_editor_steps
         net.to(device)
         if rank == 0:
             print(f"editing branch ({preset.model.edit_mode}): {parameter_count(net.editor) / 1e6:.2f} M parameters")

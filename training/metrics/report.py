@@ -228,9 +228,11 @@ def write_report(results: dict, out: Path, img_dir: Path, example_music_beats, e
 
 
 def _meta_line(meta: dict) -> str:
-    keys = ("preset", "stage", "step", "steps", "partial", "wall_time_s", "data", "edit_mode", "tiny_random")
+    keys = ("preset", "stage", "step", "stage2_total_steps", "steps", "partial", "wall_time_s", "data",
+            "edit_mode", "tiny_random")
     parts = [f"{k}={meta[k]}" for k in keys if k in meta]
-    return f"({', '.join(parts)})" if parts else ""
+    line = f"({', '.join(parts)})" if parts else ""
+    return line + (f"; trained: {meta['history']}" if meta.get("history") else "")
 
 
 def _relpath(p: Path, start: Path) -> str:
