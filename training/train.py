@@ -513,9 +513,11 @@ def main(argv=None) -> int:
         raise SystemExit(f"stage 2 alone needs a trained generation branch: pass --init CKPT or run stage 1 in {run_dir}")
     if 2 in stages:
         net.add_editor()
-        if init_editor is not None and not (run_dir / "stage2_last.pt").is_file():
-            load_allowing_new(net.editor, init_editor, "editing branch", rank)
+        if init_editor is not None:
+            # a resumed run picks its own weights up from stage2_last.pt, but its lineage still began here
             args.stage2_steps_before = init_editor_steps
+            if not (run_dir / "stage2_last.pt").is_file():
+                load_allowing_new(net.editor, init_editor, "editing branch", rank)
         net.to(device)
         if rank == 0:
             print(f"editing branch ({preset.model.edit_mode}): {parameter_count(net.editor) / 1e6:.2f} M parameters")
