@@ -26,10 +26,10 @@ DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "default.
 
 # How much of the current dance an edit re-draws: 1 samples the edited window from pure noise (the
 # paper); lower values start from the current dance noised that far (SDEdit) and keep more of it.
-# Partial re-draws keep more of the other attributes (preservation 91-96% at 0.5 against 72-76% at 1,
+# Partial re-draws keep more of the other attributes (preservation 91-95% at 0.5 against 70-75% at 1,
 # 120 held-out windows, three successive edits) but every pass makes the dance slower and plainer,
-# and it compounds: at 0.5, Div_k fell from 7.8 to 4.4 and FID_k rose from 67 to 177 over three
-# edits, against 104 at 1 (docs/MODEL.md). Live, a dance that freezes after a few edits is the
+# and it compounds: at 0.5, Div_k fell from 7.8 to 4.8 and FID_k rose from 67 to 156 over three
+# edits, against 78 at 1 (docs/MODEL.md). Live, a dance that freezes after a few edits is the
 # worse failure.
 EDIT_REDRAW = 1.0
 
