@@ -19,21 +19,23 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import argrelextrema
 
-from model import rotations as rot
-from model.motion import CONTACT, ROOT, ROT6D
-from model.skeleton import NUM_JOINTS, forward_kinematics_np
+from model.motion import CONTACT, joints_from_motion
 
 SMOOTH_SIGMA = 5.0  # frames; Bailando's smoothing of the speed curve before taking its minima
 
 
+def speed_minima(joints: np.ndarray, smooth_sigma: float = SMOOTH_SIGMA) -> np.ndarray:
+    """Frame indices of the accents of (T, J, 3) joint positions: local minima of the smoothed
+    mean joint speed. Index k is the speed between frames k and k + 1. The one definition of a
+    kinematic beat here: the BAS metric (training/metrics/beats.py) counts the same accents."""
+    j = np.asarray(joints, dtype=np.float64)
+    speed = np.linalg.norm(np.diff(j, axis=0), axis=-1).mean(axis=1)                 # (T-1,)
+    return argrelextrema(gaussian_filter1d(speed, smooth_sigma), np.less)[0]   # 'reflect' ends
+
+
 def kinematic_beats(motion: np.ndarray, smooth_sigma: float = SMOOTH_SIGMA) -> np.ndarray:
-    """Frame indices of the accents of (T, 151) motion: local minima of the smoothed mean joint
-    speed. Index k is the speed between frames k and k + 1."""
-    T = motion.shape[0]
-    local = rot.np_rot6d_to_matrix(motion[:, ROT6D].reshape(T, NUM_JOINTS, 6)).astype(np.float64)
-    joints = forward_kinematics_np(local, motion[:, ROOT].astype(np.float64))       # (T, 24, 3)
-    speed = np.linalg.norm(np.diff(joints, axis=0), axis=-1).mean(axis=1)            # (T-1,)
-    return argrelextrema(gaussian_filter1d(speed, smooth_sigma), np.less)[0]
+    """Accent frame indices of (T, 151) motion (see speed_minima)."""
+    return speed_minima(joints_from_motion(motion).numpy(), smooth_sigma)
 
 
 def beat_warp(accents: np.ndarray, beats: np.ndarray, known: np.ndarray, reach: int = 5,
@@ -103,4 +105,4 @@ def snap_to_beats(motion: np.ndarray, beat_frames: np.ndarray, known_mask: np.nd
     return out
 
 
-__all__ = ["kinematic_beats", "beat_warp", "retime", "snap_to_beats"]
+__all__ = ["speed_minima", "kinematic_beats", "beat_warp", "retime", "snap_to_beats"]

@@ -11,11 +11,9 @@ frames. Distances are in frames; each beat scores exp(-d^2 / (2 * 3^2)).
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
-from scipy.signal import argrelextrema
+from model.beat_snap import SMOOTH_SIGMA, speed_minima  # shared with beat snapping: the same accents
 
 BAS_SIGMA = 3.0  # frames, in the score's Gaussian
-SMOOTH_SIGMA = 5.0  # frames, smoothing of the speed curve
 
 
 def motion_beats(joints: np.ndarray, smooth_sigma: float = SMOOTH_SIGMA) -> np.ndarray:
@@ -26,9 +24,7 @@ def motion_beats(joints: np.ndarray, smooth_sigma: float = SMOOTH_SIGMA) -> np.n
     j = np.asarray(joints, dtype=np.float64)
     if j.ndim != 3 or j.shape[-1] != 3 or j.shape[0] < 3:
         raise ValueError(f"expected joint positions (T>=3, J, 3), got shape {j.shape}")
-    speed = np.linalg.norm(j[1:] - j[:-1], axis=-1).mean(axis=1)  # (T-1,)
-    speed = gaussian_filter1d(speed, smooth_sigma)  # mode 'reflect', like scipy.ndimage.gaussian_filter
-    return argrelextrema(speed, np.less)[0]
+    return speed_minima(j, smooth_sigma)
 
 
 def music_beat_frames(beat_times: np.ndarray, num_frames: int, fps: float = 30.0) -> np.ndarray:
