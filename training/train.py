@@ -338,7 +338,7 @@ def write_model(args, net: DanceEditor, ema: EMA, trained, normalizer, stage: in
             "seed": args.seed, "wall_time_s": round(time.time() - args.t0, 1),
             "torch": str(torch.__version__), "device": "cuda" if torch.cuda.is_available() else "cpu"}
     if stage == 2:  # counting the steps of the checkpoint this run continued (--init), if any
-        meta["stage2_total_steps"] = getattr(args, "stage2_steps_before", 0) + step
+        meta["stage2_total_steps"] = args.stage2_steps_before + step
     with ema.applied_to(trained):
         save_checkpoint(args.out, net, normalizer, meta=meta, half=args.half)
 
@@ -493,9 +493,9 @@ def main(argv=None) -> int:
 
     normalizer = shared_normalizer(run_dir / "normalizer.json", data, args.seed)
     net = DanceEditor(preset.model, with_editor=False).to(device)
-    init_editor = None
+    init_editor, args.stage2_steps_before = None, 0
     if args.init:
-        normalizer, init_editor, init_editor_steps = warm_start(net, args.init, rank)
+        normalizer, init_editor, args.stage2_steps_before = warm_start(net, args.init, rank)
     if rank == 0:
         print(f"liveedit training: preset {args.preset}, data {args.data}, {world} process(es) on {device}; "
               f"generation branch {parameter_count(net.generation) / 1e6:.2f} M parameters; run dir {run_dir}")
@@ -513,11 +513,9 @@ def main(argv=None) -> int:
         raise SystemExit(f"stage 2 alone needs a trained generation branch: pass --init CKPT or run stage 1 in {run_dir}")
     if 2 in stages:
         net.add_editor()
-        if init_editor is not None:
-            # a resumed run picks its own weights up from stage2_last.pt, but its lineage still began here
-            args.stage2_steps_before = init_editor_steps
-            if not (run_dir / "stage2_last.pt").is_file():
-                load_allowing_new(net.editor, init_editor, "editing branch", rank)
+        # a resumed run picks its own weights up from stage2_last.pt (its step count still began at --init's)
+        if init_editor is not None and not (run_dir / "stage2_last.pt").is_file():
+            load_allowing_new(net.editor, init_editor, "editing branch", rank)
         net.to(device)
         if rank == 0:
             print(f"editing branch ({preset.model.edit_mode}): {parameter_count(net.editor) / 1e6:.2f} M parameters")
