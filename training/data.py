@@ -30,23 +30,33 @@ def beat_times_from_channel(music: np.ndarray) -> np.ndarray:
     return np.flatnonzero(music[:, BEAT] > 0.5) / FPS
 
 
-def extrapolate_after(music: np.ndarray, heard: int) -> np.ndarray:
-    """Replace frames [heard, T) of one window's features by the engine's extrapolation."""
+def extrapolate_after(music: np.ndarray, heard: int, history: np.ndarray | None = None) -> np.ndarray:
+    """Replace frames [heard, T) of one window's features by the engine's extrapolation.
+
+    history: (H, 35) the song's features right before the window (the engine keeps what it heard
+    before the window too; liveedit.offline.rolling.live_music is the same rule over a whole song).
+    The last bar heard, inside the window or before it, is repeated; the beat grid comes from the
+    beats heard in the history and the window together.
+    """
     from liveedit.core.beats import GridState  # noqa: PLC0415
     from liveedit.core.continuation import extrapolate_music  # noqa: PLC0415
 
     T = music.shape[0]
     if heard <= 0 or heard >= T:
         return music
-    beats = beat_times_from_channel(music[:heard])
+    H = 0 if history is None else len(history)
+    heard_all = music[:heard] if not H else np.concatenate([history, music[:heard]])
+    beats = beat_times_from_channel(heard_all)   # seconds from the history's first frame
     grid = GridState.from_beats(beats) if len(beats) >= 2 else GridState.from_beats([])
     out = music.copy()
-    out[heard:] = extrapolate_music(music[:heard], grid, T - heard)
+    out[heard:] = extrapolate_music(heard_all, grid, T - heard)
     return out
 
 
-def live_music(music: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """(B, T, 35) music, (B, T) known-frame masks -> music as the live engine would have it."""
+def live_music(music: np.ndarray, mask: np.ndarray, rng: np.random.Generator,
+               history: np.ndarray | None = None) -> np.ndarray:
+    """(B, T, 35) music, (B, T) known-frame masks, (B, H, 35) music before each window or None
+    -> music as the live engine would have it."""
     out = music.copy()
     for b in range(len(music)):
         m = mask[b]
@@ -54,7 +64,7 @@ def live_music(music: np.ndarray, mask: np.ndarray, rng: np.random.Generator) ->
             continue  # only windows that continue a streamed prefix
         n_known = int(np.argmin(m)) if not m.all() else len(m)
         heard = max(1, n_known - int(rng.integers(0, MAX_LEAD_FRAMES + 1)))
-        out[b] = extrapolate_after(music[b], heard)
+        out[b] = extrapolate_after(music[b], heard, None if history is None else history[b])
     return out
 
 
@@ -121,15 +131,17 @@ class CorpusTrainingData:
         ds = self._dataset(stage, split)
         items = [ds[int(i)] for i in rng.integers(0, len(ds), size=batch)]
         music = np.stack([it["music"] for it in items]).astype(np.float32)
+        history = np.stack([it["music_history"] for it in items]).astype(np.float32)
         if stage == 1:
-            return {"music": music, "target": np.stack([it["motion"] for it in items]).astype(np.float32)}
+            return {"music": music, "music_history": history,
+                    "target": np.stack([it["motion"] for it in items]).astype(np.float32)}
         if self._text is None:
             texts = self.sets[(2, "train")].edit_texts() + self.sets[(2, "val")].edit_texts()
             print(f"encoding {len(set(texts))} edit prompts with the sentence encoder")
             self._text = TextCache(self.max_text_tokens, texts)
         text, text_mask = self._text.batch([it["text"] for it in items])
         return {
-            "music": music,
+            "music": music, "music_history": history,
             "target": np.stack([it["target"] for it in items]).astype(np.float32),
             "current": np.stack([it["current"] for it in items]).astype(np.float32),
             "initial": np.stack([it["initial"] for it in items]).astype(np.float32),

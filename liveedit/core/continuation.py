@@ -80,7 +80,9 @@ def extrapolate_music(features_heard: np.ndarray, beat_grid: GridLike, n_future:
             cycle = period_frames
         f = np.arange(T_h, T_h + n_future, dtype=np.float64)   # frame offsets from first_frame
         if cycle < T_h and cycle >= 1.0:
-            k = np.ceil((f - (T_h - 1)) / cycle)
+            # (- 1e-6: where f lands exactly a whole number of bars after the last heard frame,
+            # floating-point noise in the grid's period must not decide which bar is repeated)
+            k = np.ceil((f - (T_h - 1)) / cycle - 1e-6)
             src = np.round(f - k * cycle).astype(np.int64)
             src = np.clip(src, 0, T_h - 1)
         else:

@@ -83,6 +83,11 @@ class SongCache:
         return extract_features(load_audio(audio_path), self.beats(song_id))
 
 
+# Frames of music before a window that come with it: the live engine extrapolates unheard music
+# from the last bar heard, which may lie before the window (training.data.extrapolate_after).
+MUSIC_HISTORY = 120
+
+
 def window(arr: np.ndarray, start: int, length: int) -> np.ndarray:
     """arr[start:start+length], padded by repeating the last frame (or zeros if empty)."""
     out = arr[max(start, 0): start + length]
@@ -140,17 +145,21 @@ class CorpusDataset(_Base):
             self._motions[motion_id] = m
         return m
 
-    def _music(self, rec: dict, start: int, length: int, rng: np.random.Generator) -> np.ndarray:
+    def _music(self, rec: dict, start: int, length: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """-> (the window's features (length, 35), the MUSIC_HISTORY frames of the song before it
+        (zeros before the song starts)), with the same beat augmentation on both."""
         feats = self.songs.features(rec["song_id"])
         s0 = int(round(float(rec.get("start_time", 0.0)) * 30)) + start
-        mus = window(feats, s0, length).astype(np.float32, copy=True)
+        h0 = s0 - MUSIC_HISTORY
+        mus = np.zeros((MUSIC_HISTORY + length, feats.shape[1]), np.float32)
+        mus[max(0, -h0):] = window(feats, max(h0, 0), MUSIC_HISTORY + length - max(0, -h0))
         if self.augment:
             from model.music import augment_beats, beat_onehot  # noqa: PLC0415
             bt = self.songs.beats(rec["song_id"])
             if len(bt):
                 aug = augment_beats(bt, rng)
-                mus[:, BEAT_CHANNEL] = beat_onehot(aug, s0, s0 + length)
-        return mus
+                mus[:, BEAT_CHANNEL] = beat_onehot(aug, h0, s0 + length)
+        return mus[MUSIC_HISTORY:], mus[:MUSIC_HISTORY]
 
     def _start(self, n_frames: int, rng: np.random.Generator) -> int:
         slack = max(n_frames - self.window, 0)
@@ -163,7 +172,8 @@ class CorpusDataset(_Base):
         rng = self._worker_rng()
         tgt = self.motion(rec["motion_id"])
         start = self._start(len(tgt), rng)
-        item = {"music": self._music(rec, start, self.window, rng), "motion_id": rec["motion_id"],
+        music, history = self._music(rec, start, self.window, rng)
+        item = {"music": music, "music_history": history, "motion_id": rec["motion_id"],
                 "song_id": rec["song_id"], "start": start}
         if self.stage == 1:
             item["motion"] = window(tgt, start, self.window)
