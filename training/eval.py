@@ -455,19 +455,74 @@ def load_model(path: str | Path | None, tiny_random: bool = False, text_encoder=
     return DanceModel.load(path, text_encoder=text_encoder)
 
 
+# (model, args, log) -> the long-form section's results. The long-form evaluation dances whole songs
+# through the engine's rolling path, which lives above this package (liveedit.offline.longform), so
+# `liveedit eval` hands it in; `python training/eval.py` alone reports isolated windows only.
+LongformFn = Callable[..., dict]
+
+
 def run(args: argparse.Namespace, dm=None, measure: MeasureFn | None = None, embed=None, text_encoder=None,
-        variant_models: Mapping[str, object] | None = None) -> dict:
+        variant_models: Mapping[str, object] | None = None, longform: LongformFn | None = None) -> dict:
     """The whole evaluation; returns the results dict and writes the report. Objects passed in
-    (model, attribute measure, text embedder) replace the defaults (tests use small ones)."""
+    (model, attribute measure, text embedder, long-form evaluation) replace the defaults (tests use
+    small ones)."""
     import torch  # noqa: PLC0415
 
     threads = torch.get_num_threads()
     if getattr(args, "threads", 0):
         torch.set_num_threads(args.threads)
     try:
-        return _run(args, dm, measure, embed, text_encoder, variant_models)
+        if getattr(args, "longform_only", False):
+            return _run_longform_only(args, dm, text_encoder, longform)
+        return _run(args, dm, measure, embed, text_encoder, variant_models, longform)
     finally:
         torch.set_num_threads(threads)
+
+
+def _run_longform(args, dm, longform: LongformFn | None, log) -> dict | None:
+    """The long-form section (whole held-out songs through the engine's rolling path), or None."""
+    if longform is None or not getattr(args, "longform_songs", 0):
+        if longform is None:
+            log("eval: no long-form section (it needs the engine: run `liveedit eval`)")
+        return None
+    return longform(dm, args, log)
+
+
+def _run_longform_only(args, dm, text_encoder, longform: LongformFn | None) -> dict:
+    """`--longform-only`: the section that counts, without the corpus windows (no corpus needed)."""
+    t0 = time.perf_counter()
+    log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
+    if longform is None:
+        raise SystemExit("--longform-only needs the engine's rolling path: run it as `liveedit eval --longform-only`")
+    if not args.longform_songs:
+        raise SystemExit("--longform-only with --longform-songs 0 evaluates nothing")
+    if dm is None:
+        dm = load_model(args.checkpoint, args.tiny_random, text_encoder)
+    results: dict = {"meta": _meta(args, dm, data="held-out songs only (--longform-only)")}
+    results["longform"] = _run_longform(args, dm, longform, log)
+    results["goals"] = []
+    results["meta"]["seconds"] = round(time.perf_counter() - t0, 1)
+    _write(args, results, None, log)
+    return results
+
+
+def _meta(args, dm, **extra) -> dict:
+    return {
+        "command": " ".join(["liveedit eval"] + list(getattr(args, "argv", []) or [])),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": _machine(),
+        "model": getattr(dm, "name", "model"), "model_meta": _plain(getattr(dm, "meta", {})),
+        "steps": args.steps, "music_guidance": args.music_guidance, "seed": args.seed, **extra,
+    }
+
+
+def _write(args, results: dict, example, log) -> None:
+    from training.metrics.report import write_report  # noqa: PLC0415
+    write_report(results, Path(args.out), Path(args.img_dir), *(example or ([], None, None)))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(_plain(results), indent=1))
+    log(f"eval: wrote {args.out} in {results['meta']['seconds']} s")
 
 
 @contextlib.contextmanager
@@ -489,7 +544,7 @@ def _edit_redraw(args) -> float:
     return EDIT_REDRAW
 
 
-def _run(args, dm, measure, embed, text_encoder, variant_models) -> dict:
+def _run(args, dm, measure, embed, text_encoder, variant_models, longform: LongformFn | None = None) -> dict:
     t0 = time.perf_counter()
     cfg = EvalConfig(steps=args.steps, music_guidance=args.music_guidance, text_guidance=args.text_guidance,
                      redraw=_edit_redraw(args), batch=args.batch, seed=args.seed, margin=args.margin, tolerance=args.tolerance,
@@ -536,16 +591,13 @@ def _run(args, dm, measure, embed, text_encoder, variant_models) -> dict:
     # ---- model and baselines (Table 2)
     if dm is None:
         dm = load_model(args.checkpoint, args.tiny_random, text_encoder)
-    results: dict = {"meta": {
-        "command": " ".join(["liveedit eval"] + list(getattr(args, "argv", []) or [])),
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": _machine(),
-        "model": getattr(dm, "name", "model"), "model_meta": _plain(getattr(dm, "meta", {})),
-        "data": data_desc, "train_windows": len(train), "test_windows": len(test),
-        "edit_windows": len(edit_test), "steps": cfg.steps, "music_guidance": cfg.music_guidance,
-        "text_guidance": cfg.text_guidance, "edit_redraw": cfg.redraw, "margin": cfg.margin, "tolerance": cfg.tolerance, "seed": cfg.seed,
-        "spread": spread,
-    }}
+    results: dict = {"meta": _meta(
+        args, dm, data=data_desc, train_windows=len(train), test_windows=len(test), edit_windows=len(edit_test),
+        text_guidance=cfg.text_guidance, edit_redraw=cfg.redraw, margin=cfg.margin, tolerance=cfg.tolerance,
+        spread=spread)}
+    lf = _run_longform(args, dm, longform, log)
+    if lf is not None:
+        results["longform"] = lf
     table2 = [{"method": "Ground truth", **quality(test_gt_j, beats, ref)}]
     table2[0].update({k: gt_vs_gt[k] for k in ("fid_k", "fid_g")})  # GT's FID is vs the training split
     initial = generate_initial(dm, test, cfg.steps, cfg.music_guidance, cfg.seed, cfg.batch, cfg.progress)
@@ -603,13 +655,7 @@ def _run(args, dm, measure, embed, text_encoder, variant_models) -> dict:
     results["goals"] = goals(results)
     results["meta"]["seconds"] = round(time.perf_counter() - t0, 1)
 
-    from training.metrics.report import write_report  # noqa: PLC0415
-    write_report(results, Path(args.out), Path(args.img_dir), [(w.music, w.beats) for w in test[:1]],
-                 test_gt_j[:1], joints_of(initial[:1]))
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(_plain(results), indent=1))
-    log(f"eval: wrote {args.out} in {results['meta']['seconds']} s")
+    _write(args, results, ([(w.music, w.beats) for w in test[:1]], test_gt_j[:1], joints_of(initial[:1])), log)
     return results
 
 
@@ -763,6 +809,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=str(REPO / "docs" / "RESULTS.md"))
     p.add_argument("--img-dir", default=str(REPO / "docs" / "img"))
     p.add_argument("--json", default=None, help="also write the raw results as JSON here")
+    p.add_argument("--longform-songs", type=int, default=6, metavar="N",
+                   help="long-form section: N held-out songs per family (corpus soundfont, unseen soundfont), "
+                        "each danced whole through the engine's rolling path; 0 skips it")
+    p.add_argument("--longform-seconds", type=float, default=40.0, help="length of each long-form song")
+    p.add_argument("--longform-only", action="store_true",
+                   help="only the long-form section (no corpus needed; quick check of a model or a rolling setting)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
 

@@ -163,11 +163,18 @@ def load_model(checkpoint: str | None) -> tuple[Any, str]:
 
 def generate_motion(model: Any, music: np.ndarray, beat_times: np.ndarray, *, steps: int = 10,
                     seed: int | None = 0, music_guidance: float = 2.0, hop: int = rolling.HOP,
+                    context: int = rolling.CONTEXT, live_lead: int | None = None,
                     progress: bool = True) -> np.ndarray:
-    """A seamless dance (T, 151) for music features (T, 35), window by window by continuation."""
+    """A seamless dance (T, 151) for music features (T, 35), window by window by continuation.
+
+    live_lead: None (offline: every window hears the real music of all its frames), or the frames
+    between the audio heard and the end of a window's known frames, as `liveedit serve` has them:
+    each window then hears the music only up to `cursor - live_lead` and gets the rest extrapolated
+    from the beats heard so far (`rolling.live_music`), exactly what the live engine feeds the model.
+    """
     window = int(getattr(model, "window", rolling.WINDOW))
     T = len(music)
-    plan = rolling.plan(0, T, rolling.beat_frames(beat_times, FPS), window=window, hop=hop)
+    plan = rolling.plan(0, T, rolling.beat_frames(beat_times, FPS), window=window, hop=hop, context=context)
     total = plan[-1].end  # the last window may run past the song: extrapolated music, cut after
     music_ext = rolling.extend_music(music, total, beat_times, FPS)  # (total, 35)
     buffer = np.zeros((total, 151), np.float32)
@@ -175,6 +182,9 @@ def generate_motion(model: Any, music: np.ndarray, beat_times: np.ndarray, *, st
     def step(start: int, mus: np.ndarray, known: np.ndarray, mask: np.ndarray) -> np.ndarray:
         # A distinct, reproducible seed per window (same seed + same song = same dance).
         win_seed = None if seed is None else (seed * 100003 + start) % 2**31
+        if live_lead is not None:
+            heard_end = max(0, start + int(mask.sum()) - live_lead)
+            mus = rolling.live_music(music, beat_times, heard_end, start, window, FPS)
         return np.asarray(model.generate(mus, known=known if mask.any() else None,
                                          known_mask=mask if mask.any() else None, steps=steps,
                                          music_guidance=music_guidance, seed=win_seed), np.float32)
@@ -185,7 +195,7 @@ def generate_motion(model: Any, music: np.ndarray, beat_times: np.ndarray, *, st
 
 def generate_dance(song: str | Path | Song, model: Any, checkpoint_id: str, *, steps: int = 10,
                    seed: int | None = 0, music_guidance: float = 2.0, hop: int = rolling.HOP,
-                   progress: bool = True) -> Dance:
+                   context: int = rolling.CONTEXT, progress: bool = True) -> Dance:
     """Make the dance for a song (a path, or a Song from `load_song`); returns it, not yet saved."""
     if steps < 1:
         raise OfflineError(f"--steps must be at least 1, got {steps}")
@@ -193,7 +203,7 @@ def generate_dance(song: str | Path | Song, model: Any, checkpoint_id: str, *, s
         song = load_song(song)
     music = music_features(song)
     motion = generate_motion(model, music, song.beat_times, steps=steps, seed=seed,
-                             music_guidance=music_guidance, hop=hop, progress=progress)
+                             music_guidance=music_guidance, hop=hop, context=context, progress=progress)
     meta = {
         "song": str(song.path.resolve()),
         "song_sha256": song.sha256,
@@ -204,5 +214,6 @@ def generate_dance(song: str | Path | Song, model: Any, checkpoint_id: str, *, s
         "steps": steps,
         "music_guidance": music_guidance,
         "hop": hop,
+        "context": context,
     }
     return Dance.new(motion, song.beat_times, music, meta, seed=seed, steps=steps)

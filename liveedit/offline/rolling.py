@@ -3,14 +3,14 @@
 The same plan as `liveedit serve` (liveedit.core.scheduler / continuation), with the playhead
 replaced by a cursor that jumps ahead instead of waiting for the music:
 
-  * a window is 150 frames; its first `context` frames (60 = 2 s, the engine's default) are motion
-    already there (known frames, with a mask); the other 90 are new and are committed through the
+  * a window is 150 frames; its first `context` frames (16, the engine's default) are motion
+    already there (known frames, with a mask); the others are new and are committed through the
     engine's `Timeline`, replacing what the previous window had predicted for them with the same
     short cross-fade as live;
-  * the known/new boundary then moves on by a hop (30 frames = 1 s), taken on the next beat as the
-    engine does (or after 1.5 hops when no beat comes), and the next window continues from there.
+  * the known/new boundary then moves on by a hop (45 frames = 1.5 s), taken on the next beat as
+    the engine does (or after 1.5 hops when no beat comes), and the next window continues from there.
 
-So every frame ends up coming from a window that saw the 2 s before it as fixed motion: the dance
+So every frame ends up coming from a window that saw the motion just before it as fixed: the dance
 has no seams. Offline the music for every frame of the song is real (live, unheard frames are
 extrapolated); past the song's end it is extrapolated with the engine's own `extrapolate_music`
 (repeat the last bar, beats from the grid), and those frames are cut off afterwards.
@@ -24,12 +24,15 @@ import numpy as np
 from tqdm import tqdm
 
 from liveedit.core.beats import GridState
-from liveedit.core.continuation import WINDOW, extrapolate_music, window_plan
+from liveedit.core.continuation import WINDOW, extrapolate_music, music_window, window_plan
 from liveedit.core.scheduler import SchedulerConfig
 from liveedit.core.timeline import Timeline
 
-HOP = SchedulerConfig.hop          # 30 frames: 1 s at 30 fps
-CONTEXT = SchedulerConfig.context  # 60 known frames at the start of a window
+HOP = SchedulerConfig.hop          # frames between windows (45: 1.5 s at 30 fps)
+CONTEXT = SchedulerConfig.context  # known frames at the start of a window
+# Frames of heard music before a window that its extrapolation may draw on (the last bar heard);
+# training gives its windows the same history (training.corpus.dataset.MUSIC_HISTORY).
+LIVE_HISTORY = 120
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,19 @@ def extend_music(music: np.ndarray, total: int, beat_times: np.ndarray, fps: int
     grid = GridState.from_beats(beats[beats * fps < T])
     ext = extrapolate_music(music, grid, total - T, first_frame=0, fps=fps)
     return np.concatenate([music, ext.astype(music.dtype)], axis=0)
+
+
+def live_music(music: np.ndarray, beat_times: np.ndarray, heard_end: int, start: int, window: int,
+               fps: int) -> np.ndarray:
+    """Features (window, 35) for frames [start, start + window) as the live engine has them when the
+    audio is heard up to frame `heard_end`: real before it, extrapolated after it (repeat the last bar,
+    beats from the grid of the beats heard so far; `continuation.music_window`)."""
+    heard_end = int(np.clip(heard_end, 0, len(music)))
+    first = max(0, min(start, heard_end) - LIVE_HISTORY)   # the engine keeps a few bars of history
+    beats = np.asarray(beat_times, np.float64)
+    grid = GridState.from_beats(beats[beats * fps < heard_end])
+    out, _ = music_window(music[first:heard_end], first, grid, start, window, fps)
+    return out
 
 
 def pad_frames(x: np.ndarray, total: int) -> np.ndarray:
