@@ -54,8 +54,8 @@ class EngineConfig:
     strength: float = 2.0
     music_guidance: float = 2.0
     max_edits: int = 3
-    hop: int = 30                 # frames between routine windows
-    context: int = 60             # known frames per window
+    hop: int = SchedulerConfig.hop          # frames between routine windows
+    context: int = SchedulerConfig.context  # known frames per window
     # Frames between the playhead and the commit point. 1 is safe here: windows are committed on the
     # event loop, the same thread that prepares and sends frames, so a commit never races a send.
     margin: int = 1

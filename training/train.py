@@ -102,11 +102,20 @@ def setup_distributed() -> torch.device:
 
 # ----------------------------------------------------------------------------- masks and losses
 
+# Known prefixes the engine's rolling windows carry: `liveedit generate` and `serve` know
+# ROLLING_CONTEXT frames at the start of every window (liveedit.core.scheduler.SchedulerConfig.context;
+# a test keeps the two equal). Prefix masks draw that length half of the time and any length in
+# TRAINED_CONTEXT otherwise, so the model is trained on the continuation it is used for.
+ROLLING_CONTEXT = 16
+TRAINED_CONTEXT = (16, 120)
+
+
 def random_known_masks(batch: int, frames: int, rng: np.random.Generator) -> torch.Tensor:
     """Known-frame masks as the engine and the offline editor use them, (B, T) bool.
 
-    30% none (fresh start), 50% a prefix (live continuation: 1 to 4 s already streamed),
-    20% everything outside one span (offline editing of a time range).
+    30% none (fresh start), 50% a prefix (live continuation: the engine's context half of the
+    time, otherwise 0.5 to 4 s already streamed), 20% everything outside one span (offline
+    editing of a time range).
     """
     masks = np.zeros((batch, frames), dtype=bool)
     for b in range(batch):
@@ -114,7 +123,8 @@ def random_known_masks(batch: int, frames: int, rng: np.random.Generator) -> tor
         if u < 0.3:
             continue
         if u < 0.8:
-            masks[b, : rng.integers(30, 121)] = True
+            n = ROLLING_CONTEXT if rng.random() < 0.5 else rng.integers(TRAINED_CONTEXT[0], TRAINED_CONTEXT[1] + 1)
+            masks[b, :n] = True
         else:
             start = rng.integers(0, frames - 30)
             end = min(frames, start + rng.integers(30, 120))
@@ -289,7 +299,7 @@ def compute_losses(model, batch: dict, normalizer: Normalizer, schedule: CosineS
     B, T, _ = target.shape
     mask = random_known_masks(B, T, rng)
     # continuation windows hear the music only up to the playhead; the rest is extrapolated
-    music = torch.as_tensor(live_music(batch["music"], mask.numpy(), rng), device=device)
+    music = torch.as_tensor(live_music(batch["music"], mask.numpy(), rng, batch.get("music_history")), device=device)
     mask = mask.to(device)
     t = torch.randint(0, schedule.steps, (B,), generator=gen)
     if stage == 2 and edit_low_noise > 0:

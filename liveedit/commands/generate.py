@@ -5,6 +5,10 @@ import argparse
 import time
 from pathlib import Path
 
+from liveedit.core.scheduler import SchedulerConfig
+
+HOP, CONTEXT = SchedulerConfig.hop, SchedulerConfig.context
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -21,7 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", default=None,
                    help="model checkpoint file (default: the shipped one); 'random' = tiny untrained model")
     p.add_argument("--music-guidance", type=float, default=2.0, help="classifier-free guidance on music (2.0)")
-    p.add_argument("--hop", type=int, default=30, help="frames between windows (default 30 = 1 s, as live)")
+    p.add_argument("--hop", type=int, default=HOP, help=f"frames between windows (default {HOP}, as live)")
+    p.add_argument("--context", type=int, default=CONTEXT,
+                   help=f"known frames each window continues from (default {CONTEXT}, as live)")
     p.add_argument("--force", action="store_true", help="allow -o to replace the song file's path")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -38,15 +44,18 @@ def run(args: argparse.Namespace) -> int:
         out = check_output_path(args.output, [args.song], args.force)
         if out.suffix.lower() != ".npz":
             raise OfflineError(f"{out}: dance files end in .npz")
-        if not 1 <= args.hop <= 90:
-            raise OfflineError(f"--hop must be 1..90 frames, got {args.hop}")
+        if not 1 <= args.context <= 120:
+            raise OfflineError(f"--context must be 1..120 frames, got {args.context}")
+        if not 1 <= args.hop <= 150 - args.context:
+            raise OfflineError(f"--hop must be 1..{150 - args.context} frames with --context {args.context}, got {args.hop}")
         if args.steps < 1:
             raise OfflineError(f"--steps must be at least 1, got {args.steps}")
         t0 = time.perf_counter()
         song = load_song(args.song)  # bad input fails here, before the slow model load
         model, ckpt = load_model(args.checkpoint)
         dance = generate_dance(song, model, ckpt, steps=args.steps, seed=args.seed,
-                               music_guidance=args.music_guidance, hop=args.hop, progress=not args.quiet)
+                               music_guidance=args.music_guidance, hop=args.hop, context=args.context,
+                               progress=not args.quiet)
         # Remember an explicitly chosen model, so `liveedit edit` uses the same one by default.
         if args.checkpoint is not None:
             dance.meta["checkpoint_file"] = (args.checkpoint if args.checkpoint == "random"

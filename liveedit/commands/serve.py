@@ -13,6 +13,8 @@ import signal
 import sys
 from typing import Any
 
+from liveedit.core.scheduler import SchedulerConfig
+
 log = logging.getLogger("liveedit.serve")
 
 # (flag, env var, default, type, help)
@@ -39,7 +41,9 @@ _OPTIONS: list[tuple[str, str, Any, Any, str]] = [
     ("--checkpoint", "LIVEEDIT_CHECKPOINT", None, str, "model checkpoint (default: the shipped one)"),
     ("--steps", "LIVEEDIT_STEPS", 10, int, "diffusion sampler steps per window"),
     ("--strength", "LIVEEDIT_STRENGTH", 2.0, float, "edit strength (text guidance scale) at start"),
-    ("--hop", "LIVEEDIT_HOP", 30, int, "frames between routine windows (30 = 1 s)"),
+    ("--hop", "LIVEEDIT_HOP", SchedulerConfig.hop, int, "frames between routine windows (30 fps)"),
+    ("--context", "LIVEEDIT_CONTEXT", SchedulerConfig.context, int,
+     "known frames each window continues from (docs/MODEL.md: why 16)"),
     ("--threads", "LIVEEDIT_THREADS", 1, int, "torch threads for inference (1 leaves a core to the frame "
                                              "clock and audio; 0 = torch's default)"),
 ]
@@ -122,7 +126,11 @@ async def _serve(args) -> int:
                 print(f"liveedit serve: {exc}", file=sys.stderr)
                 return 2
 
-    cfg = EngineConfig(steps=args.steps, strength=args.strength, hop=args.hop, use_aubio=args.aubio,
+    if not (1 <= args.context <= 120 and 1 <= args.hop <= 150 - args.context):
+        print(f"liveedit serve: --context must be 1..120 frames and --hop 1..{150 - args.context} "
+              f"(got --context {args.context}, --hop {args.hop})", file=sys.stderr)
+        return 2
+    cfg = EngineConfig(steps=args.steps, strength=args.strength, hop=args.hop, context=args.context, use_aubio=args.aubio,
                        torch_threads=args.threads or None)
     engine = Engine(model, audio, [], cfg, status_line=not args.no_status)
     inputs: list[Any] = []

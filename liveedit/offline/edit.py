@@ -98,11 +98,12 @@ def blend_motion(base: np.ndarray, other: np.ndarray, w: np.ndarray) -> np.ndarr
 def edit_motion(model: Any, music: np.ndarray, beat_times: np.ndarray, initial: np.ndarray,
                 current: np.ndarray, prompt: str, a: int, b: int, *, strength: float = 2.0,
                 steps: int = 10, seed: int | None = 0, hop: int = rolling.HOP,
-                blend_frames: int = 15, fps: int = 30, progress: bool = True) -> np.ndarray:
+                context: int = rolling.CONTEXT, blend_frames: int = 15, fps: int = 30,
+                progress: bool = True) -> np.ndarray:
     """Edit frames [a, b) of `current` (T, 151) with `prompt`; frames outside are returned unchanged."""
     window = int(getattr(model, "window", rolling.WINDOW))
     T = len(current)
-    plan = rolling.plan(a, b, rolling.beat_frames(beat_times, fps), window=window, hop=hop)
+    plan = rolling.plan(a, b, rolling.beat_frames(beat_times, fps), window=window, hop=hop, context=context)
     total = max(T, plan[-1].end)
     music_ext = rolling.extend_music(music, total, beat_times, fps)
     init_ext = rolling.pad_frames(np.asarray(initial, np.float32), total)
@@ -123,7 +124,8 @@ def edit_motion(model: Any, music: np.ndarray, beat_times: np.ndarray, initial: 
 
 def edit_dance(dance: Dance, model: Any, prompt: str, *, start: float | None = None,
                end: float | None = None, strength: float = 2.0, steps: int = 10, seed: int | None = 0,
-               blend: float = DEFAULT_BLEND, hop: int = rolling.HOP, progress: bool = True) -> Dance:
+               blend: float = DEFAULT_BLEND, hop: int = rolling.HOP, context: int = rolling.CONTEXT,
+               progress: bool = True) -> Dance:
     """Run one editing iteration and append it to the dance's history (in place; returns `dance`)."""
     prompt = check_prompt(prompt)
     a, b, s, e = span_frames(dance, start, end)
@@ -132,7 +134,7 @@ def edit_dance(dance: Dance, model: Any, prompt: str, *, start: float | None = N
                            "(its second training stage did not run); use a checkpoint trained for editing")
     check_options(strength, steps, blend)
     result = edit_motion(model, dance.music_features, dance.beat_times, dance.initial, dance.current,
-                         prompt, a, b, strength=strength, steps=steps, seed=seed, hop=hop,
+                         prompt, a, b, strength=strength, steps=steps, seed=seed, hop=hop, context=context,
                          blend_frames=int(round(blend * dance.fps)), fps=dance.fps, progress=progress)
     dance.append("edit", result, prompt=prompt, start=s, end=e, strength=float(strength), seed=seed, steps=steps)
     return dance

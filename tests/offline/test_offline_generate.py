@@ -57,7 +57,7 @@ def test_length_and_no_seams(T):
     motion = generate_motion(model, music, beats, steps=3, seed=1, progress=False)
     assert motion.shape == (T, 151)
     calls = model.calls
-    assert calls[0]["known"] is None and all(c["known"] >= 30 for c in calls[1:])
+    assert calls[0]["known"] is None and all(c["known"] == rolling.CONTEXT for c in calls[1:])
     jumps = frame_jumps(motion)
     seams = seam_frames(T, beats)
     assert len(seams) == len(calls) - 1
