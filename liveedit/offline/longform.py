@@ -90,7 +90,9 @@ def make_song(seed: int, family: str, style: str, seconds: float, bpm: float | N
         audio = (audio * (0.8 / max(1e-6, float(np.abs(audio).max())))).astype(np.float32)
     else:
         audio = np.asarray(song.audio, np.float32)
-    n_frames = 1 + len(audio) // 512   # model.music.num_frames: the extractor's frame count
+    from model.music import num_frames  # noqa: PLC0415
+
+    n_frames = num_frames(len(audio))   # the extractor's frame count
     gt, alt = _corpus_dances(song, n_frames, seed)
     return HeldOutSong(f"{song.style}_{seed}", family, song.style, float(song.bpm), audio,
                        np.asarray(song.beat_times, np.float64), list(song.sections), gt, alt)
@@ -178,9 +180,10 @@ def song_measures(joints: np.ndarray, song: HeldOutSong, gt_joints: np.ndarray) 
 
     clips, beats = clips_of(joints, song.beat_times)
     ratios = stretch_ratios(joints, gt_joints)
+    speed = float(joint_speed(joints).mean())
     return {
-        "speed": float(joint_speed(joints).mean()),
-        "speed_ratio": float(joint_speed(joints).mean() / max(joint_speed(gt_joints).mean(), 1e-6)),
+        "speed": speed,
+        "speed_ratio": speed / max(float(joint_speed(gt_joints).mean()), 1e-6),
         "stretch_min": float(ratios.min()) if len(ratios) else math.nan,
         "stretch_median": float(np.median(ratios)) if len(ratios) else math.nan,
         "stretch_max": float(ratios.max()) if len(ratios) else math.nan,
