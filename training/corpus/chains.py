@@ -38,6 +38,25 @@ class SongMeta:
         return cls(song.song_id, song.style, float(song.duration), np.asarray(song.beat_times, dtype=np.float64),
                    np.asarray(song.downbeat_times, dtype=np.float64), list(song.sections))
 
+    @classmethod
+    def from_json(cls, path) -> "SongMeta":
+        """From a songs/<song_id>.json written by training.corpus.songs.save_song, without its audio.
+
+        JSON keeps every float exactly (Python writes the shortest repr that reads back the same), so
+        this equals `from_song` of the song that was saved and chains made from it are identical.
+        """
+        import json  # noqa: PLC0415
+        from pathlib import Path  # noqa: PLC0415
+
+        path = Path(path)
+        try:
+            info = json.loads(path.read_text())
+            return cls(str(info.get("song_id", path.stem)), str(info["style"]), float(info["duration"]),
+                       np.asarray(info["beat_times"], dtype=np.float64),
+                       np.asarray(info["downbeat_times"], dtype=np.float64), list(info.get("sections", [])))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}: not a song description ({type(exc).__name__}: {exc})") from exc
+
 
 @dataclass
 class Chain:
