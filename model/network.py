@@ -62,10 +62,20 @@ class ModelConfig:
     # token, which cannot say *how* to move: trained that way, the branch edited as often with a
     # shuffled prompt as with the right one.
     text_injection: bool = True
+    # Where each frame sits between beats, derived from the beat channel (`beat_phase_features`):
+    # sin/cos of the beat phase and of twice it, added to the music inputs. A beat is one frame in
+    # 150; a small network that must find the next beat itself mostly does not (its dances scored
+    # about the same with the music replaced by another song's).
+    beat_phase: bool = True
 
     @property
     def tokens(self) -> int:
         return self.window // self.frames_per_token
+
+    @property
+    def music_inputs(self) -> int:
+        """Channels per music frame the network reads: the features, plus the beat phase."""
+        return self.music_dim + (PHASE_DIM if self.beat_phase else 0)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -76,7 +86,7 @@ class ModelConfig:
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"unknown model config keys: {sorted(unknown)}")
-        d = {"aligned_music": False, "text_injection": False, **d}  # keys older files lack
+        d = {"aligned_music": False, "text_injection": False, "beat_phase": False, **d}  # keys older files lack
         return cls(**d)
 
     def __post_init__(self) -> None:
@@ -96,6 +106,35 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -
     freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
     args = t.float()[:, None] * freqs[None]
     return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+PHASE_DIM = 4
+BEAT_CHANNEL = 34  # model.music.BEAT (kept literal: this file imports nothing of the project)
+
+
+def beat_phase_features(beats: torch.Tensor) -> torch.Tensor:
+    """Beat phase from a one-hot beat channel. beats: (B, T) -> (B, T, 4).
+
+    phase = 0 on a beat, rising linearly to 1 at the next; before the first beat and after the
+    last one the mean beat interval of the window carries it on. Returns sin/cos of 2*pi*phase and
+    of 4*pi*phase (the off-beat); all zeros where the window has fewer than two beats (no grid).
+    """
+    B, T = beats.shape
+    on = beats > 0.5                                                             # (B, T)
+    idx = torch.arange(T, device=beats.device, dtype=torch.float32).expand(B, T)
+    big = float(4 * T)
+    prev = torch.where(on, idx, torch.full_like(idx, -big)).cummax(dim=1).values
+    nxt = torch.where(on, idx, torch.full_like(idx, 2 * big)).flip(1).cummin(dim=1).values.flip(1)
+    count = on.sum(dim=1, keepdim=True).float()                                  # (B, 1)
+    first = torch.where(on, idx, torch.full_like(idx, big)).min(dim=1, keepdim=True).values
+    last = torch.where(on, idx, torch.full_like(idx, -big)).max(dim=1, keepdim=True).values
+    period = ((last - first) / (count - 1).clamp_min(1)).clamp_min(1.0)         # (B, 1) frames a beat
+    inside = (prev >= 0) & (nxt < T)
+    phase = torch.where(inside, (idx - prev) / (nxt - prev).clamp_min(1.0),
+                        torch.where(prev >= 0, (idx - last) / period, (idx - first) / period))
+    angle = 2 * math.pi * phase                                                  # (B, T)
+    out = torch.stack([angle.sin(), angle.cos(), (2 * angle).sin(), (2 * angle).cos()], dim=-1)
+    return out * (count >= 2).to(out.dtype)[..., None]
 
 
 def zero_linear(d_in: int, d_out: int) -> nn.Linear:
@@ -175,7 +214,7 @@ class MusicEncoder(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.p = cfg.frames_per_token
-        self.proj = nn.Linear(cfg.music_dim * self.p, cfg.width)
+        self.proj = nn.Linear(cfg.music_inputs * self.p, cfg.width)
         self.pos = nn.Parameter(torch.randn(1, cfg.tokens, cfg.width) * 0.02)
         layer = nn.TransformerEncoderLayer(cfg.width, cfg.heads, int(cfg.width * cfg.mlp_ratio), cfg.dropout,
                                            activation="gelu", batch_first=True, norm_first=True)
@@ -220,7 +259,7 @@ class GenerationBranch(nn.Module):
         self.music = MusicEncoder(cfg)
         self.music_pool = nn.Linear(d, d)
         # zero-initialised so that a model trained without it starts out unchanged (warm start)
-        self.music_align = zero_linear(cfg.music_dim * p, d) if cfg.aligned_music else None
+        self.music_align = zero_linear(cfg.music_inputs * p, d) if cfg.aligned_music else None
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
         self.final_norm = nn.LayerNorm(d, elementwise_affine=False)
         self.final_mod = nn.Sequential(nn.SiLU(), zero_linear(d, 2 * d))
@@ -228,6 +267,8 @@ class GenerationBranch(nn.Module):
 
     def condition(self, music: torch.Tensor, drop_music: torch.Tensor | None = None) -> Conditioning:
         """Encode music once per window. music: (B, T, 35)."""
+        if self.cfg.beat_phase:
+            music = torch.cat([music, beat_phase_features(music[..., BEAT_CHANNEL])], dim=-1)  # (B, T, 39)
         memory = self.music(music, drop_music)
         aligned = 0.0
         if self.music_align is not None:

@@ -1,3 +1,4 @@
+import math
 """The network, CEM, sampler, pipeline and checkpoints (tiny configs; a stand-in text encoder)."""
 from types import SimpleNamespace
 
@@ -224,8 +225,9 @@ def test_token_rate_resampling_keeps_the_depth_of_a_sharp_dip():
 
 def test_aligned_music_reaches_the_token_it_lies_under_and_warm_starts_exactly():
     torch.manual_seed(0)
-    old = DanceEditor(ModelConfig(aligned_music=False, **TINY), with_editor=False).eval()
-    new = DanceEditor(ModelConfig(**TINY), with_editor=False).eval()
+    # (no beat phase here: it spreads a beat's position over the whole window, by design)
+    old = DanceEditor(ModelConfig(aligned_music=False, beat_phase=False, **TINY), with_editor=False).eval()
+    new = DanceEditor(ModelConfig(beat_phase=False, **TINY), with_editor=False).eval()
     from training.train import load_allowing_new
     load_allowing_new(new.generation, old.generation.state_dict(), "generation branch", rank=1)
     x, music, t, mask, _ = batch()
@@ -246,11 +248,12 @@ def test_aligned_music_reaches_the_token_it_lies_under_and_warm_starts_exactly()
         load_allowing_new(old.generation, new.generation.state_dict(), "generation branch", rank=1)
 
 
-def test_configs_written_before_aligned_music_and_text_injection_load_without_them():
+def test_configs_written_before_aligned_music_text_injection_and_beat_phase_load_without_them():
     d = ModelConfig(**TINY).to_dict()
-    del d["aligned_music"], d["text_injection"]
+    del d["aligned_music"], d["text_injection"], d["beat_phase"]
     cfg = ModelConfig.from_dict(d)
-    assert cfg.aligned_music is False and cfg.text_injection is False
+    assert cfg.aligned_music is False and cfg.text_injection is False and cfg.beat_phase is False
+    assert cfg.music_inputs == cfg.music_dim
     assert DanceEditor(cfg).editor.text_in is None
 
 
@@ -271,3 +274,35 @@ def test_edit_text_reaches_every_copied_block_through_zero_layers():
         a, b = net.denoise(x, t, cond, x, mask, edit=edit), net.denoise(x, t, cond, x, mask, edit=other)
     assert not torch.allclose(a, before)  # the new path changes the output once trained
     assert not torch.allclose(a, b)
+
+
+def test_beat_phase_runs_from_each_beat_to_the_next_and_on_past_the_last():
+    from model.music import BEAT
+    from model.network import BEAT_CHANNEL, beat_phase_features
+    assert BEAT_CHANNEL == BEAT
+    beats = torch.zeros(3, 40)
+    beats[0, [5, 15, 25]] = 1          # every 10 frames
+    beats[1, [4, 10, 22]] = 1          # uneven: the phase follows each interval
+    beats[2, 7] = 1                    # one beat: no grid
+    f = beat_phase_features(beats)                                      # (3, 40, 4)
+    phase = (torch.atan2(f[..., 0], f[..., 1]) / (2 * math.pi)) % 1.0
+    expect0 = ((torch.arange(40) - 5) / 10.0) % 1.0                    # before 5 and after 25 too
+    torch.testing.assert_close(phase[0], expect0, atol=1e-5, rtol=0)
+    assert abs(phase[1, 7] - 0.5) < 1e-5 and abs(phase[1, 16] - 0.5) < 1e-5
+    torch.testing.assert_close(f[0, :, 2:], torch.stack([(4 * math.pi * expect0).sin(), (4 * math.pi * expect0).cos()], -1),
+                               atol=1e-5, rtol=0)
+    assert f[2].abs().max() == 0
+
+
+def test_beat_phase_lets_the_network_hear_where_the_beat_falls():
+    torch.manual_seed(0)
+    net = DanceEditor(ModelConfig(**TINY), with_editor=False).eval()
+    assert net.generation.music.proj.in_features == (35 + 4) * TINY.get("frames_per_token", 2)
+    x, music, t, mask, _ = batch()
+    music[..., 34] = 0
+    music[:, ::15, 34] = 1
+    shifted = music.clone()
+    shifted[..., 34] = torch.roll(music[..., 34], 7, dims=1)            # same beats, other phase
+    with torch.no_grad():
+        a, b = (net.denoise(x, t, net.condition(m), x, mask) for m in (music, shifted))
+    assert (a - b).abs().max() > 1e-4
