@@ -30,6 +30,11 @@ class CosineSchedule:
         self.steps = steps
         self.alphas_cumprod = cosine_alphas_cumprod(steps)
 
+    def to(self, device: torch.device | str) -> "CosineSchedule":
+        """Keep the table on `device` (training draws t there; no copy per step)."""
+        self.alphas_cumprod = self.alphas_cumprod.to(device)
+        return self
+
     def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """Noise clean x0 (B, T, C) to step t (B,): sqrt(ab) x0 + sqrt(1 - ab) noise."""
         ab = self.alphas_cumprod.to(x0.device)[t].to(x0.dtype)[:, None, None]

@@ -14,6 +14,7 @@ frames, so the model sees at training time the music it will see live.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -68,23 +69,124 @@ def live_music(music: np.ndarray, mask: np.ndarray, rng: np.random.Generator,
     return out
 
 
-class TextCache:
-    """Token features of every edit prompt, encoded once (in chunks) with the real sentence encoder."""
+# Known prefixes the engine's rolling windows carry: `liveedit generate` and `serve` know
+# ROLLING_CONTEXT frames at the start of every window (liveedit.core.scheduler.SchedulerConfig.context;
+# a test keeps the two equal). Prefix masks draw that length half of the time and any length in
+# TRAINED_CONTEXT otherwise, so the model is trained on the continuation it is used for.
+ROLLING_CONTEXT = 16
+TRAINED_CONTEXT = (16, 120)
 
-    def __init__(self, max_tokens: int, prompts: list[str] = ()):
-        from model.text import get_text_encoder  # noqa: PLC0415
-        self.encoder = get_text_encoder()
+
+def random_known_masks(batch: int, frames: int, rng: np.random.Generator) -> torch.Tensor:
+    """Known-frame masks as the engine and the offline editor use them, (B, T) bool.
+
+    30% none (fresh start), 50% a prefix (live continuation: the engine's context half of the
+    time, otherwise 0.5 to 4 s already streamed), 20% everything outside one span (offline
+    editing of a time range).
+    """
+    masks = np.zeros((batch, frames), dtype=bool)
+    for b in range(batch):
+        u = rng.random()
+        if u < 0.3:
+            continue
+        if u < 0.8:
+            n = ROLLING_CONTEXT if rng.random() < 0.5 else rng.integers(TRAINED_CONTEXT[0], TRAINED_CONTEXT[1] + 1)
+            masks[b, :n] = True
+        else:
+            start = rng.integers(0, frames - 30)
+            end = min(frames, start + rng.integers(30, 120))
+            masks[b] = True
+            masks[b, start:end] = False
+    return torch.as_tensor(masks)
+
+
+
+def prepare_batch(data, stage: int, batch: int, rng: np.random.Generator, split: str = "train") -> dict:
+    """One training batch as the network sees it, as tensors on the CPU: the windows, known-frame
+    masks (B, T) and the music the live engine would have for them (B, T, 35), plus the edit
+    inputs in stage 2. Everything here is per-window numpy work, so DataLoader workers can do it
+    while the device trains (PreparedBatches); the noise and the dropouts are drawn on the device."""
+    b = data.sample(stage, batch, rng, split=split)
+    target = b["target"]
+    mask = random_known_masks(len(target), target.shape[1], rng)
+    # continuation windows hear the music only up to the playhead; the rest is extrapolated
+    music = live_music(b["music"], mask.numpy(), rng, b.get("music_history"))
+    out = {"target": torch.as_tensor(target), "music": torch.as_tensor(music), "mask": mask}
+    if stage == 2:
+        for k in ("current", "initial", "text", "text_mask"):
+            out[k] = torch.as_tensor(b[k])
+    return out
+
+
+class PreparedBatches(torch.utils.data.IterableDataset):
+    """An endless stream of prepare_batch() batches, one item a batch (DataLoader batch_size=None).
+
+    Each DataLoader worker draws from its own generator (seed, rank, stage, first step, worker), so
+    workers never repeat each other and a resumed run draws new windows."""
+
+    def __init__(self, data, stage: int, batch: int, seed: tuple[int, ...]):
+        super().__init__()
+        self.data, self.stage, self.batch, self.seed = data, stage, batch, tuple(seed)
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        rng = np.random.default_rng([*self.seed, 0 if info is None else info.id + 1])
+        while True:
+            yield prepare_batch(self.data, self.stage, self.batch, rng)
+
+
+class TextCache:
+    """Token features of every edit prompt, encoded once (in chunks) with the real sentence encoder.
+
+    path: a file that keeps the table (the corpus's text_features.pt): prompts found there are not
+    encoded again, and the encoder is loaded only for new ones. A training machine without the
+    encoder's package trains from that file alone.
+    """
+
+    def __init__(self, max_tokens: int, prompts: list[str] = (), path: str | Path | None = None):
         self.max_tokens = max_tokens
+        self.path = None if path is None else Path(path)
+        self._encoder = None
         self.table: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        if self.path is not None and self.path.is_file():
+            self._load(self.path)
         self.add(list(prompts))
+
+    def _load(self, path: Path) -> None:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        if saved.get("max_tokens") != self.max_tokens:
+            return  # written for another network width in tokens: encode afresh
+        for p, tok in zip(saved["prompts"], saved["tokens"]):
+            tok = tok.float()                                   # (n, 384), n = the prompt's real tokens
+            full = torch.zeros(self.max_tokens, tok.shape[1])
+            full[:len(tok)] = tok
+            mask = torch.zeros(self.max_tokens, dtype=torch.bool)
+            mask[:len(tok)] = True
+            self.table[p] = (full, mask)
+
+    def save(self) -> None:
+        """Write the table (real tokens only, float16: a few MB for a corpus's prompts)."""
+        prompts = sorted(self.table)
+        tokens = [self.table[p][0][self.table[p][1]].half() for p in prompts]
+        tmp = self.path.with_suffix(".tmp")
+        torch.save({"max_tokens": self.max_tokens, "prompts": prompts, "tokens": tokens}, tmp)
+        os.replace(tmp, self.path)
 
     def add(self, prompts: list[str], chunk: int = 128) -> None:
         todo = sorted({p for p in prompts if p not in self.table})
+        if not todo:
+            return
+        if self._encoder is None:
+            from model.text import get_text_encoder  # noqa: PLC0415
+            self._encoder = get_text_encoder()
         for i in range(0, len(todo), chunk):
             part = todo[i:i + chunk]
-            f = self.encoder.encode(part, max_tokens=self.max_tokens)
+            f = self._encoder.encode(part, max_tokens=self.max_tokens)
             for j, p in enumerate(part):
-                self.table[p] = (f.tokens[j].float(), f.mask[j].bool())
+                # through float16, as saved, so a table read back gives the same numbers
+                self.table[p] = (f.tokens[j].half().float() * f.mask[j][:, None], f.mask[j].bool())
+        if self.path is not None:
+            self.save()
 
     def batch(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         self.add(prompts)
@@ -111,7 +213,20 @@ class CorpusTrainingData:
             if len(ds) == 0 and key[1] == "train":
                 raise ValueError(f"corpus {root} has no {key[1]} samples for stage {key[0]}")
         self.max_text_tokens = max_text_tokens
+        self.root = root
         self._text: TextCache | None = None
+
+    def text_cache(self) -> TextCache:
+        """Every edit prompt of the corpus, encoded once (and kept in ROOT/text_features.pt)."""
+        if self._text is None:
+            texts = self.sets[(2, "train")].edit_texts() + self.sets[(2, "val")].edit_texts()
+            path = self.root / "text_features.pt"
+            self._text = TextCache(self.max_text_tokens, path=path if os.access(self.root, os.W_OK) or path.is_file() else None)
+            new = len(set(texts) - set(self._text.table))
+            if new:
+                print(f"encoding {new} edit prompts with the sentence encoder")
+            self._text.add(texts)
+        return self._text
 
     def _dataset(self, stage: int, split: str):
         ds = self.sets[(stage, split)]
@@ -135,11 +250,7 @@ class CorpusTrainingData:
         if stage == 1:
             return {"music": music, "music_history": history,
                     "target": np.stack([it["motion"] for it in items]).astype(np.float32)}
-        if self._text is None:
-            texts = self.sets[(2, "train")].edit_texts() + self.sets[(2, "val")].edit_texts()
-            print(f"encoding {len(set(texts))} edit prompts with the sentence encoder")
-            self._text = TextCache(self.max_text_tokens, texts)
-        text, text_mask = self._text.batch([it["text"] for it in items])
+        text, text_mask = self.text_cache().batch([it["text"] for it in items])
         return {
             "music": music, "music_history": history,
             "target": np.stack([it["target"] for it in items]).astype(np.float32),

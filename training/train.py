@@ -42,7 +42,8 @@ from model.diffusion import CosineSchedule  # noqa: E402
 from model.motion import CONTACT, Normalizer, decode  # noqa: E402
 from model.network import DanceEditor, EditInputs, ModelConfig, parameter_count  # noqa: E402
 from model.skeleton import FOOT_JOINTS, forward_kinematics  # noqa: E402
-from training.data import live_music, open_training_data  # noqa: E402
+from training.data import (ROLLING_CONTEXT, TRAINED_CONTEXT, PreparedBatches,  # noqa: E402,F401
+                           open_training_data, prepare_batch, random_known_masks)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -73,6 +74,10 @@ PRESETS: dict[str, Preset] = {
     # move the zero-initialised joins, so both stages use larger rates here.
     "default": Preset(ModelConfig(width=192, depth=4, heads=4), batch=32, stage1_steps=5000,
                       stage2_steps=2000, lr1=4e-4, lr2=2e-4),
+    # the shipped network's size on one GPU: about 8 minutes for both stages on an H200 (docs/MODEL.md)
+    "default_gpu": Preset(ModelConfig(width=192, depth=4, heads=4), batch=128, stage1_steps=20_000,
+                          stage2_steps=8_000, lr1=4e-4, lr2=2e-4, warmup=500, ema=0.9995, log_every=100,
+                          val_every=2000, ckpt_every=2000),
     # a GPU run (per-process batch; scale with torchrun)
     "gpu": Preset(ModelConfig(width=384, depth=8, heads=6, frames_per_token=1), batch=128,
                   stage1_steps=100_000, stage2_steps=40_000, lr1=1e-4, lr2=5e-5, warmup=2000,
@@ -101,37 +106,6 @@ def setup_distributed() -> torch.device:
 
 
 # ----------------------------------------------------------------------------- masks and losses
-
-# Known prefixes the engine's rolling windows carry: `liveedit generate` and `serve` know
-# ROLLING_CONTEXT frames at the start of every window (liveedit.core.scheduler.SchedulerConfig.context;
-# a test keeps the two equal). Prefix masks draw that length half of the time and any length in
-# TRAINED_CONTEXT otherwise, so the model is trained on the continuation it is used for.
-ROLLING_CONTEXT = 16
-TRAINED_CONTEXT = (16, 120)
-
-
-def random_known_masks(batch: int, frames: int, rng: np.random.Generator) -> torch.Tensor:
-    """Known-frame masks as the engine and the offline editor use them, (B, T) bool.
-
-    30% none (fresh start), 50% a prefix (live continuation: the engine's context half of the
-    time, otherwise 0.5 to 4 s already streamed), 20% everything outside one span (offline
-    editing of a time range).
-    """
-    masks = np.zeros((batch, frames), dtype=bool)
-    for b in range(batch):
-        u = rng.random()
-        if u < 0.3:
-            continue
-        if u < 0.8:
-            n = ROLLING_CONTEXT if rng.random() < 0.5 else rng.integers(TRAINED_CONTEXT[0], TRAINED_CONTEXT[1] + 1)
-            masks[b, :n] = True
-        else:
-            start = rng.integers(0, frames - 30)
-            end = min(frames, start + rng.integers(30, 120))
-            masks[b] = True
-            masks[b, start:end] = False
-    return torch.as_tensor(masks)
-
 
 EDIT_T_FOCUS = 0.55  # --edit-low-noise: that share of stage-2 noise levels is drawn below this point
 
@@ -189,9 +163,20 @@ class TrainingForward(torch.nn.Module):
 # ----------------------------------------------------------------------------- the loop
 
 class EMA:
+    """Exponential moving average of a module's floating-point weights (buffers are copied)."""
+
     def __init__(self, module: torch.nn.Module, decay: float):
         self.decay = decay
         self.shadow = {k: v.detach().clone() for k, v in module.state_dict().items()}
+        self._float = [k for k, v in self.shadow.items() if v.is_floating_point()]
+        self._other = [k for k, v in self.shadow.items() if not v.is_floating_point()]
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return self.shadow
+
+    def load(self, shadow: dict[str, torch.Tensor]) -> None:
+        for k, v in shadow.items():
+            self.shadow[k].copy_(v)
 
     @contextlib.contextmanager
     def applied_to(self, module: torch.nn.Module):
@@ -206,11 +191,11 @@ class EMA:
     @torch.no_grad()
     def update(self, module: torch.nn.Module, step: int) -> None:
         d = min(self.decay, (1 + step) / (10 + step))  # warm start: early EMA follows the weights
-        for k, v in module.state_dict().items():
-            if v.is_floating_point():
-                self.shadow[k].mul_(d).add_(v.detach(), alpha=1 - d)
-            else:
-                self.shadow[k].copy_(v)
+        current = module.state_dict()
+        shadow = [self.shadow[k] for k in self._float]
+        torch._foreach_lerp_(shadow, [current[k].detach() for k in self._float], 1 - d)  # one launch for all
+        for k in self._other:
+            self.shadow[k].copy_(current[k])
 
 
 def lr_at(step: int, total: int, base: float, warmup: int) -> float:
@@ -218,6 +203,22 @@ def lr_at(step: int, total: int, base: float, warmup: int) -> float:
         return base * (step + 1) / warmup
     progress = (step - warmup) / max(1, total - warmup)
     return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def batch_stream(data, stage: int, preset: Preset, args, rank: int, start: int):
+    """Prepared batches (training.data.PreparedBatches): in --workers DataLoader processes that
+    work ahead of the device, or in this process when --workers is 0."""
+    stream = PreparedBatches(data, stage, preset.batch, seed=(args.seed, rank, stage, start))
+    if args.workers <= 0:
+        return iter(stream)
+    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=args.workers,
+                                         pin_memory=torch.cuda.is_available(), prefetch_factor=4,
+                                         persistent_workers=False)
+    return iter(loader)
+
+
+def to_device(batch: dict, device: torch.device) -> dict:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
 def train_stage(stage: int, net: DanceEditor, data, normalizer: Normalizer, preset: Preset, args,
@@ -228,28 +229,29 @@ def train_stage(stage: int, net: DanceEditor, data, normalizer: Normalizer, pres
     trained = net.generation if stage == 1 else net.editor
     if stage == 2:
         net.freeze_generation()
+        if hasattr(data, "text_cache"):
+            data.text_cache()  # encode the prompts once, before the workers fork
     params = [p for p in trained.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=base_lr, weight_decay=0.01)
+    opt = torch.optim.AdamW(params, lr=base_lr, weight_decay=0.01, foreach=True)
     ema = EMA(trained, preset.ema)
     start = 0
     state_path = Path(args.run_dir) / f"stage{stage}_last.pt"
     if state_path.is_file():
         state = torch.load(state_path, map_location="cpu", weights_only=True)
         trained.load_state_dict(state["weights"])
-        ema.shadow = state["ema"]
+        ema.load(state["ema"])
         opt.load_state_dict(state["optim"])
         start = int(state["step"])
         if rank == 0:
             print(f"stage {stage}: resuming at step {start}/{steps} from {state_path}")
     if start >= steps:
-        trained.load_state_dict(ema.shadow)
+        trained.load_state_dict(ema.state_dict())
         return
     fwd = TrainingForward(net).to(device)
     model = torch.nn.parallel.DistributedDataParallel(fwd) if world > 1 else fwd
-    schedule = CosineSchedule()
-    rng = np.random.default_rng(args.seed + 1000 * rank + start + 7919 * stage)
-    gen = torch.Generator().manual_seed(args.seed + rank + start)
-
+    schedule = CosineSchedule().to(device)
+    gen = torch.Generator(device=device).manual_seed(args.seed + 1000 * rank + start + 7919 * stage)
+    batches = batch_stream(data, stage, preset, args, rank, start)
     try:
         from tqdm import tqdm
         bar = tqdm(total=steps, initial=start, desc=f"stage {stage}", disable=rank != 0, dynamic_ncols=True)
@@ -257,84 +259,113 @@ def train_stage(stage: int, net: DanceEditor, data, normalizer: Normalizer, pres
         bar = None
     net.train()
     t_start = time.time()
+    # loss terms summed on the device and read back once per log_every steps (a read-back waits
+    # for the device, so doing it every step would stall the queue)
+    running: dict[str, torch.Tensor] = {}
+    n_running, done, saved = 0, start, start
     for step in range(start, steps):
+        if args.time_limit and time.time() - args.t0 > args.time_limit:
+            if rank == 0:
+                print(f"stage {stage}: --time-limit reached after step {step}/{steps}")
+            break
         for g in opt.param_groups:
             g["lr"] = lr_at(step, steps, base_lr, preset.warmup)
-        batch = data.sample(stage, preset.batch, rng)
-        losses = compute_losses(model, batch, normalizer, schedule, rng, gen, device, stage, args.edit_emphasis,
-                                args.edit_low_noise)
+        batch = to_device(next(batches), device)
+        with autocast(device, args.bf16):
+            losses = compute_losses(model, batch, normalizer, schedule, gen, stage, args.edit_emphasis,
+                                    args.edit_low_noise)
         opt.zero_grad(set_to_none=True)
         losses["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        torch.nn.utils.clip_grad_norm_(params, 1.0, foreach=True)
         opt.step()
         ema.update(trained, step)
+        for k, v in losses.items():
+            running[k] = running.get(k, 0.0) + v.detach().float()
+        n_running += 1
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(loss=f"{losses['loss'].item():.3f}")
         if rank == 0 and (step + 1) % preset.log_every == 0:
-            row = {k: v.item() for k, v in losses.items()}
+            row = {k: v.item() / n_running for k, v in running.items()}
+            running, n_running = {}, 0
             log.write(stage, step + 1, "train", row, time.time() - t_start)
+            if bar is not None:
+                bar.set_postfix(loss=f"{row['loss']:.3f}")
         if rank == 0 and ((step + 1) % preset.val_every == 0 or step + 1 == steps):
             val = validate(net, ema, trained, data, normalizer, schedule, stage, device, args.seed)
             log.write(stage, step + 1, "val", val, time.time() - t_start)
             if bar is not None:
                 bar.write(f"stage {stage} step {step + 1}: val loss {val['loss']:.4f} (simple {val['simple']:.4f})")
         if rank == 0 and ((step + 1) % preset.ckpt_every == 0 or step + 1 == steps):
-            tmp = state_path.with_suffix(".tmp")
-            torch.save({"weights": trained.state_dict(), "ema": ema.shadow, "optim": opt.state_dict(),
-                        "step": step + 1}, tmp)
-            os.replace(tmp, state_path)
+            save_state(state_path, trained, ema, opt, step + 1)
             write_model(args, net, ema, trained, normalizer, stage, step + 1, partial=step + 1 < steps)
+            saved = step + 1
+        done = step + 1
+    if rank == 0 and done > saved:  # stopped by --time-limit between checkpoints: keep what was trained
+        save_state(state_path, trained, ema, opt, done)
+        write_model(args, net, ema, trained, normalizer, stage, done, partial=True)
     if bar is not None:
         bar.close()
-    trained.load_state_dict(ema.shadow)
+    trained.load_state_dict(ema.state_dict())
     net.eval()
 
 
+def save_state(path: Path, trained, ema: "EMA", opt, step: int) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save({"weights": trained.state_dict(), "ema": ema.state_dict(), "optim": opt.state_dict(),
+                "step": step}, tmp)
+    os.replace(tmp, path)
+
+
+def autocast(device: torch.device, bf16: bool):
+    """bf16 autocast for the network on CUDA (--bf16); the losses are computed in float32."""
+    if bf16 and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 def compute_losses(model, batch: dict, normalizer: Normalizer, schedule: CosineSchedule,
-                   rng: np.random.Generator, gen: torch.Generator, device, stage: int,
-                   edit_emphasis: float = 0.0, edit_low_noise: float = 0.0) -> dict[str, torch.Tensor]:
-    """The training loss of one batch; the validation loss is always the unweighted one."""
-    target = normalizer.normalize(torch.as_tensor(batch["target"], device=device))
-    B, T, _ = target.shape
-    mask = random_known_masks(B, T, rng)
-    # continuation windows hear the music only up to the playhead; the rest is extrapolated
-    music = torch.as_tensor(live_music(batch["music"], mask.numpy(), rng, batch.get("music_history")), device=device)
-    mask = mask.to(device)
-    t = torch.randint(0, schedule.steps, (B,), generator=gen)
+                   gen: torch.Generator, stage: int, edit_emphasis: float = 0.0,
+                   edit_low_noise: float = 0.0) -> dict[str, torch.Tensor]:
+    """The training loss of one prepared batch (training.data.prepare_batch, on the model's device);
+    the noise level, the noise and the music/text dropouts are drawn here with `gen` (a generator on
+    that device). The validation loss is always the unweighted one."""
+    target = normalizer.normalize(batch["target"])
+    device = target.device
+    B = target.shape[0]
+    t = torch.randint(0, schedule.steps, (B,), generator=gen, device=device)
     if stage == 2 and edit_low_noise > 0:
         # For partial re-draws (DanceModel.edit(redraw < 1), which start from the current dance
         # noised part way): more of the training at those noise levels.
-        low = torch.randint(0, int(EDIT_T_FOCUS * schedule.steps), (B,), generator=gen)
-        t = torch.where(torch.rand(B, generator=gen) < edit_low_noise, low, t)
-    t = t.to(device)
-    edit, weights = None, None
-    drop_music = torch.as_tensor(rng.random(B) < 0.1, device=device) if stage == 1 else None
-    if stage == 2:
-        current = normalizer.normalize(torch.as_tensor(batch["current"], device=device))
-        initial = normalizer.normalize(torch.as_tensor(batch["initial"], device=device))
-        drop_text = torch.as_tensor(rng.random(B) < 0.1, device=device)
+        low = torch.randint(0, int(EDIT_T_FOCUS * schedule.steps), (B,), generator=gen, device=device)
+        t = torch.where(torch.rand(B, generator=gen, device=device) < edit_low_noise, low, t)
+    edit, weights, drop_music = None, None, None
+    if stage == 1:
+        drop_music = torch.rand(B, generator=gen, device=device) < 0.1
+    else:
+        current = normalizer.normalize(batch["current"])
+        initial = normalizer.normalize(batch["initial"])
+        drop_text = torch.rand(B, generator=gen, device=device) < 0.1
         # no text -> no edit: the target is the dance as it was
         target = torch.where(drop_text[:, None, None], current, target)
-        edit = EditInputs(current=current, initial=initial, text=batch["text"].to(device),
-                          text_mask=batch["text_mask"].to(device), drop_text=drop_text)
+        edit = EditInputs(current=current, initial=initial, text=batch["text"], text_mask=batch["text_mask"],
+                          drop_text=drop_text)
         if edit_emphasis > 0:
             weights = edit_weights(target, current, edit_emphasis)
-    noise = torch.randn(target.shape, generator=gen).to(device)
+    noise = torch.randn(target.shape, generator=gen, device=device)
     x_t = schedule.q_sample(target, t, noise)
-    pred = model(x_t, t, music, target, mask, drop_music, edit)
-    return motion_losses(pred, target, normalizer, weights)
+    pred = model(x_t, t, batch["music"], target, batch["mask"], drop_music, edit)
+    with torch.autocast(device.type, enabled=False):
+        return motion_losses(pred.float(), target, normalizer, weights)
 
 
 @torch.no_grad()
-def validate(net, ema: EMA, trained, data, normalizer, schedule, stage, device, seed) -> dict[str, float]:
+def validate(net, ema: "EMA", trained, data, normalizer, schedule, stage, device, seed) -> dict[str, float]:
     """Loss of the EMA weights on a fixed validation batch (held-out songs)."""
     with ema.applied_to(trained):
         net.eval()
-        rng = np.random.default_rng(seed + 99)
-        gen = torch.Generator().manual_seed(seed + 99)
-        batch = data.sample(stage, 32, rng, split="val")
-        out = compute_losses(TrainingForward(net), batch, normalizer, schedule, rng, gen, device, stage)
+        batch = to_device(prepare_batch(data, stage, 32, np.random.default_rng(seed + 99), split="val"), device)
+        gen = torch.Generator(device=device).manual_seed(seed + 99)
+        out = compute_losses(TrainingForward(net), batch, normalizer, schedule, gen, stage)
     net.train()
     return {k: float(v) for k, v in out.items()}
 
@@ -471,10 +502,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
     p.add_argument("--half", action="store_true", help="store float16 weights in --out (smaller file)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="DataLoader processes preparing batches ahead of the device (default: 0 on a CPU, "
+                        "where the cores train; on a GPU, the cores this process may use minus one, up to 8)")
+    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
+                   help="bf16 autocast for the network on CUDA (default: on there; losses stay float32)")
+    p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                   help="stop a stage when this much wall time has passed since the start, writing the model")
     args = p.parse_args(argv)
     if args.resume:
         args.run_dir = args.resume
     args.run_dir = args.run_dir or str(REPO / "runs" / args.preset)
+    if args.workers is None:
+        args.workers = min(8, max(0, (os.cpu_count() or 1) - 1)) if torch.cuda.is_available() else 0
+    if args.bf16 is None:
+        args.bf16 = torch.cuda.is_available()
     if args.out is None:
         args.out = str(REPO / "model" / "checkpoints" / "default.pt") if args.preset == "default" \
             else str(Path(args.run_dir) / "model.pt")

@@ -2,18 +2,18 @@
 
 Each target is a module `liveedit.bench.<target>` with `add_arguments(parser)` and `run(args) -> int`
 (its docstring's first line is the help text): `model` (window compute time of the network) and
-`live` (beat tracking, frame jitter, edit latency, clients held). A new target needs only its module
+`live` (beat tracking, frame jitter, edit latency, clients held) and `train` (training steps a second). A new target needs only its module
 and a line in TARGETS.
 """
 from __future__ import annotations
 
 from liveedit.cli import optional_module
 
-TARGETS = ("model", "live")
+TARGETS = ("model", "live", "train")
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("bench", help="benchmarks: model speed, live engine",
+    p = subparsers.add_parser("bench", help="benchmarks: model speed, live engine, training speed",
                               description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="target", metavar="TARGET", required=True)
     for name in TARGETS:

@@ -1,0 +1,156 @@
+"""The training loop's batch preparation: DataLoader workers give the same batches' distributions
+as the in-process path, the device-side draws are what the objective says, the text table travels
+without the encoder, the EMA update is the textbook one, and --time-limit keeps what was trained."""
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from model.diffusion import CosineSchedule
+from model.motion import Normalizer
+from model.network import DanceEditor, ModelConfig
+from training import data as tdata
+from training.train import EMA, PRESETS, TrainingForward, batch_stream, compute_losses
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.timeout(1200)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    from training.make_corpus import main as make_corpus
+    out = tmp_path_factory.mktemp("corpus")
+    assert make_corpus(["--out", str(out), "--songs", "2", "--chains", "6", "--song-seconds", "12",
+                        "--frames", "180", "--workers", "1", "--silent", "--no-progress"]) in (0, None)
+    return out
+
+
+def summary(batches: list[dict]) -> dict:
+    masks = torch.cat([b["mask"] for b in batches]).numpy()
+    # fresh windows, windows starting known (prefixes, and spans that do not touch the start)
+    kinds = np.where(~masks.any(1), 0, np.where(masks[:, 0], 1, 2))
+    music = torch.cat([b["music"] for b in batches])
+    return {"kinds": np.bincount(kinds, minlength=3) / len(kinds),
+            "known": float(masks.mean()),
+            "beats": music[..., 34].sum(1).mean().item()}
+
+
+def test_worker_batches_match_in_process_batches_in_distribution(corpus):
+    preset = PRESETS["tiny"]
+    data = tdata.open_training_data(f"corpus:{corpus}", str(corpus), preset)
+    n = 40
+    args = SimpleNamespace(seed=0, workers=0)
+    own = [next(it) for it in [batch_stream(data, 1, preset, args, 0, 0)] for _ in range(n)]
+    args.workers = 2
+    it = batch_stream(data, 1, preset, args, 0, 0)
+    workers = [next(it) for _ in range(n)]
+    b = workers[0]
+    assert b["target"].shape == (4, 150, 151) and b["music"].shape == (4, 150, 35) and b["mask"].dtype == torch.bool
+    # the two workers draw different windows (their own generators), and not those of the main process
+    assert not torch.equal(workers[0]["target"], workers[1]["target"])
+    assert not torch.equal(workers[0]["target"], own[0]["target"])
+    a, w = summary(own), summary(workers)
+    # 30% fresh, 50% prefix, 20% span (random_known_masks), which starts at frame 0 one time in 120:
+    # 160 windows each, so a few points of noise
+    expect = [0.3, 0.5 + 0.2 * 119 / 120, 0.2 / 120]
+    assert np.abs(a["kinds"] - expect).max() < 0.12 and np.abs(w["kinds"] - expect).max() < 0.12
+    assert abs(a["known"] - w["known"]) < 0.1
+    assert abs(a["beats"] - w["beats"]) < 1.5
+
+
+def test_device_draws_follow_the_objective(corpus):
+    """Noise levels uniform over the schedule, music dropped for ~10% of windows, noise N(0, 1)."""
+    preset = PRESETS["tiny"]
+    data = tdata.open_training_data(f"corpus:{corpus}", str(corpus), preset)
+    batch = tdata.prepare_batch(data, 1, 4, np.random.default_rng(0))
+    seen = {"t": [], "drop": [], "noise": []}
+
+    class Spy(torch.nn.Module):
+        def forward(self, x_t, t, music, known, mask, drop_music=None, edit=None):
+            seen["t"].append(t)
+            seen["drop"].append(drop_music)
+            return known
+
+    schedule = CosineSchedule()
+    gen = torch.Generator().manual_seed(0)
+    normalizer = Normalizer.identity()
+    big = {k: v.repeat(64, *([1] * (v.dim() - 1))) for k, v in batch.items()}      # 256 windows
+    for _ in range(8):
+        compute_losses(Spy(), big, normalizer, schedule, gen, stage=1)
+    t = torch.cat(seen["t"]).float()
+    drop = torch.cat(seen["drop"]).float()
+    assert abs(t.mean().item() / (schedule.steps - 1) - 0.5) < 0.03
+    assert abs(drop.mean().item() - 0.1) < 0.03
+    # the same generator seed gives the same draws (resumable, reproducible)
+    seen["t"].clear()
+    compute_losses(Spy(), big, normalizer, schedule, torch.Generator().manual_seed(0), stage=1)
+    assert torch.equal(seen["t"][0], t[:256].long())
+
+
+def test_text_table_is_kept_and_read_back_without_the_encoder(tmp_path, monkeypatch):
+    import model.text as text
+    path = tmp_path / "text_features.pt"
+    cache = tdata.TextCache(8, ["raise your arms", "get lower"], path=path)
+    assert path.is_file()
+    tokens, mask = cache.batch(["get lower", "raise your arms"])
+
+    def unavailable():
+        raise text.TextEncoderUnavailable("no encoder on this machine")
+    monkeypatch.setattr(text, "get_text_encoder", unavailable)
+    again = tdata.TextCache(8, ["raise your arms", "get lower"], path=path)
+    tokens2, mask2 = again.batch(["get lower", "raise your arms"])
+    assert torch.equal(mask, mask2) and torch.equal(tokens, tokens2) and tokens.abs().sum() > 0
+    with pytest.raises(text.TextEncoderUnavailable):
+        again.batch(["a prompt the table does not hold"])
+
+
+def test_ema_update_is_the_moving_average_of_every_float_weight():
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    ema = EMA(net, decay=0.9)
+    before = {k: v.clone() for k, v in ema.state_dict().items()}
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(1.0)
+    net.train()(torch.randn(5, 3))                                    # moves the BatchNorm buffers
+    step = 1000
+    d = min(0.9, (1 + step) / (10 + step))
+    ema.update(net, step)
+    for k, v in net.state_dict().items():
+        if v.is_floating_point():
+            torch.testing.assert_close(ema.state_dict()[k], d * before[k] + (1 - d) * v)
+        else:
+            assert torch.equal(ema.state_dict()[k], v)
+
+
+def test_time_limit_stops_and_writes_the_model(corpus, tmp_path):
+    out = tmp_path / "m.pt"
+    r = subprocess.run([sys.executable, str(REPO / "training" / "train.py"), "--preset", "tiny", "--data",
+                        f"corpus:{corpus}", "--run-dir", str(tmp_path / "run"), "--out", str(out), "--stages", "1",
+                        "--stage1-steps", "100000", "--time-limit", "1"], cwd=REPO, capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "--time-limit reached" in r.stdout + r.stderr
+    state = torch.load(tmp_path / "run" / "stage1_last.pt", weights_only=True)
+    assert 0 < state["step"] < 100000
+    from model.checkpoint import load_checkpoint
+    _, _, meta = load_checkpoint(out)
+    assert meta["partial"] and meta["step"] == state["step"]
+
+
+def test_the_training_forward_runs_under_the_device_generator_on_cpu(corpus):
+    """compute_losses on a prepared batch, end to end through the real network, stage 2 included."""
+    preset = PRESETS["tiny"]
+    data = tdata.open_training_data(f"corpus:{corpus}", str(corpus), preset)
+    net = DanceEditor(ModelConfig(width=32, depth=2, heads=2, dropout=0.0))
+    normalizer = Normalizer.fit(data.motion_sample(2000, np.random.default_rng(0)))
+    gen = torch.Generator().manual_seed(0)
+    for stage in (1, 2):
+        if stage == 2:
+            net.freeze_generation()
+        batch = tdata.prepare_batch(data, stage, 3, np.random.default_rng(stage))
+        losses = compute_losses(TrainingForward(net), batch, normalizer, CosineSchedule(), gen, stage)
+        assert torch.isfinite(losses["loss"]) and losses["loss"].requires_grad
