@@ -220,7 +220,7 @@ class CorpusTrainingData:
         """Every edit prompt of the corpus, encoded once (and kept in ROOT/text_features.pt)."""
         if self._text is None:
             texts = self.sets[(2, "train")].edit_texts() + self.sets[(2, "val")].edit_texts()
-            path = self.root / "text_features.pt"
+            path = self.root / "text_features.pt"  # training.make_corpus.TEXT_TABLE (packs carry it)
             self._text = TextCache(self.max_text_tokens, path=path if os.access(self.root, os.W_OK) or path.is_file() else None)
             new = len(set(texts) - set(self._text.table))
             if new:

@@ -237,9 +237,14 @@ def _pack_songs(root: Path, recipe: dict) -> list[tuple[int, Path, Path]]:
     return out
 
 
+TEXT_TABLE = "text_features.pt"  # training.data.CorpusTrainingData.text_cache
+
+
 def pack_corpus(src: str | Path, dst: str | Path) -> dict:
-    """Copy what a rebuild needs (corpus.json, songs/*.json, features/*.npy) from a corpus into `dst`:
-    no audio, no MIDI, no motions, no manifest. -> {"songs", "files", "bytes"}."""
+    """Copy what a rebuild needs (corpus.json, songs/*.json, features/*.npy) from a corpus into `dst`,
+    and the encoded edit prompts (text_features.pt, written by training) when the corpus has them, so
+    the training machine needs no text encoder: no audio, no MIDI, no motions, no manifest.
+    -> {"songs", "files", "bytes"}."""
     import shutil  # noqa: PLC0415
 
     from training.corpus import format as fmt  # noqa: PLC0415
@@ -255,7 +260,11 @@ def pack_corpus(src: str | Path, dst: str | Path) -> dict:
     for _, jp, fp in songs:
         shutil.copyfile(jp, dst / fmt.SONGS_DIR / jp.name)
         shutil.copyfile(fp, dst / fmt.FEATURES_DIR / fp.name)
-    return {"songs": len(songs), "files": 1 + 2 * len(songs), "bytes": _dir_size(dst)}
+    files = 1 + 2 * len(songs)
+    if (src / TEXT_TABLE).is_file():
+        shutil.copyfile(src / TEXT_TABLE, dst / TEXT_TABLE)
+        files += 1
+    return {"songs": len(songs), "files": files, "bytes": _dir_size(dst)}
 
 
 def rebuild_corpus(out: str | Path, workers: int = DEFAULTS["workers"], progress: bool = True) -> dict:

@@ -217,6 +217,12 @@ def batch_stream(data, stage: int, preset: Preset, args, rank: int, start: int):
     return iter(loader)
 
 
+def default_workers() -> int:
+    """DataLoader workers: none on a CPU (its cores do the training), else all cores but two, up to
+    12. os.cpu_count(), not the affinity mask: some GPU machines report one core there but run 16."""
+    return min(12, max(0, (os.cpu_count() or 1) - 2)) if torch.cuda.is_available() else 0
+
+
 def to_device(batch: dict, device: torch.device) -> dict:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
@@ -504,7 +510,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--half", action="store_true", help="store float16 weights in --out (smaller file)")
     p.add_argument("--workers", type=int, default=None,
                    help="DataLoader processes preparing batches ahead of the device (default: 0 on a CPU, "
-                        "where the cores train; on a GPU, the cores this process may use minus one, up to 8)")
+                        "where the cores train; on a GPU, all cores but two, up to 12)")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
                    help="bf16 autocast for the network on CUDA (default: on there; losses stay float32)")
     p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
@@ -514,7 +520,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.run_dir = args.resume
     args.run_dir = args.run_dir or str(REPO / "runs" / args.preset)
     if args.workers is None:
-        args.workers = min(8, max(0, (os.cpu_count() or 1) - 1)) if torch.cuda.is_available() else 0
+        args.workers = default_workers()
     if args.bf16 is None:
         args.bf16 = torch.cuda.is_available()
     if args.out is None:

@@ -111,7 +111,6 @@ def measure(preset_name: str, stage: int, corpus_dir: str, batch: int | None, wo
 
 def run(args: argparse.Namespace) -> int:
     import json  # noqa: PLC0415
-    import os  # noqa: PLC0415
     if args.threads:
         torch.set_num_threads(args.threads)
     if not (Path(args.corpus_dir) / "manifest.jsonl").is_file():
@@ -119,9 +118,8 @@ def run(args: argparse.Namespace) -> int:
               f"--out {args.corpus_dir}, or rebuild a pack with --rebuild)")
         return 2
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    workers = args.workers
-    if workers is None:
-        workers = min(8, max(0, (os.cpu_count() or 1) - 1)) if device.type == "cuda" else 0
+    from training.train import default_workers  # noqa: PLC0415
+    workers = default_workers() if args.workers is None else args.workers
     modes = {"auto": [device.type == "cuda"], "on": [True], "off": [False], "both": [False, True]}[args.bf16]
     if device.type != "cuda":
         modes = [False]
