@@ -1,10 +1,13 @@
 """OSC over UDP: control in (with a reply to each sender) and the flat `/liveedit/pose` stream out.
 
-The server is a plain asyncio DatagramProtocol: it checks the packet size and the per-sender rate,
-parses the packet itself (python-osc's own server swallows parse errors silently and lets a
-UnicodeDecodeError escape), then routes messages through a python-osc `Dispatcher` built with
-`strict_timing=False`: with the default `True` the dispatcher *sleeps* until a bundle's time tag,
-which would block the event loop. Handlers only validate and schedule `engine.handle()` as a task.
+The server is a plain asyncio DatagramProtocol: it checks the packet size, the per-sender rate and
+a budget shared by all senders, then decodes the datagram with the bounded decoder in
+`liveedit.core.oscwire` (linear in the packet size; malformed bundles, deep nesting, long or unknown
+type tags are refused with one reason). python-osc is not on this path: its parser loops forever on
+a negative bundle element size and logs a warning per unknown type tag, and its dispatcher sleeps
+until a bundle's time tag. Messages are routed by address (no patterns) to `protocol.parse_osc`;
+valid commands are scheduled as `engine.handle()` tasks. Every refusal gets a reply; the log gets at
+most one line per sender every LOG_INTERVAL seconds, with a count of what it left out.
 """
 from __future__ import annotations
 
@@ -16,10 +19,8 @@ import time
 from collections import OrderedDict
 from typing import Any, Iterator, Protocol
 
-from pythonosc import osc_packet
-from pythonosc.dispatcher import Dispatcher
-
 from liveedit import protocol as proto
+from liveedit.core import oscwire
 from liveedit.core.messages import Command, PoseFrame, Reply
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ AUTH_SECONDS = 600.0
 MAX_PENDING = 64          # commands waiting for the engine; more get a "busy" reply
 MAX_SENDERS = 1024        # per-sender rate state kept for this many addresses
 MAX_BUNDLE_MESSAGES = 16  # messages in one packet (a 4 KiB bundle could otherwise hold hundreds)
+LOG_INTERVAL = 10.0       # seconds between log lines about one sender's bad input
 
 
 class Engine(Protocol):
@@ -61,7 +63,8 @@ class OscControlServer:
     `/status`; docs/protocol.md section 2); answers every message with `/liveedit/reply`."""
 
     def __init__(self, engine: Engine, host: str = "127.0.0.1", port: int = 9000, *, token: str | None = None,
-                 rate: float = 30.0, burst: float = 60.0, reply_port: int | None = None,
+                 rate: float = 30.0, burst: float = 60.0, global_rate: float | None = None,
+                 global_burst: float | None = None, reply_port: int | None = None,
                  clock=time.perf_counter) -> None:
         self.engine = engine
         # Some senders (e.g. TouchDesigner's OSC Out) send from a random port they do not listen on:
@@ -78,11 +81,12 @@ class OscControlServer:
         self._pending: set[asyncio.Task] = set()
         self.errors = 0
         self.dropped = 0
-        self.dispatcher = Dispatcher(strict_timing=False)  # never sleep on bundle time tags
-        for kind in (*proto.OSC_COMMANDS, "auth"):
-            for addr in (f"/{kind}", f"{proto.OSC_PREFIX}/{kind}"):
-                self.dispatcher.map(addr, self._on_message, needs_reply_address=True)
-        self.dispatcher.set_default_handler(self._on_unknown, needs_reply_address=True)
+        # One budget shared by every sender: many source addresses (a spoofed or a busy network)
+        # cannot multiply the per-sender rate.
+        self.global_rate = global_rate if global_rate is not None else 2 * rate
+        self.global_burst = global_burst if global_burst is not None else 2 * burst
+        self._global = proto.TokenBucket(self.global_rate, self.global_burst)
+        self._log_limit = proto.LogLimiter(LOG_INTERVAL, MAX_SENDERS)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -114,34 +118,21 @@ class OscControlServer:
         if not self._rate_ok(addr):  # the first message's token; each further one in a bundle costs one more
             return
         try:
-            packet = osc_packet.OscPacket(data)
-        except UnicodeDecodeError:
-            self._error(addr, "error", "invalid UTF-8 in an OSC string")
+            messages = oscwire.decode_packet(data, max_messages=MAX_BUNDLE_MESSAGES)
+        except oscwire.OscDecodeError as exc:
+            self._error(addr, "error", f"not a valid OSC packet: {exc}")
             return
-        except Exception as exc:  # ParseError and anything python-osc raises on garbage
-            self._error(addr, "error", f"not a valid OSC packet ({exc})")
-            return
-        if not packet.messages:
-            self._error(addr, "error", "empty or truncated OSC bundle")
-            return
-        if len(packet.messages) > MAX_BUNDLE_MESSAGES:
-            self._error(addr, "error", f"bundle of {len(packet.messages)} messages refused; at most {MAX_BUNDLE_MESSAGES}")
-            return
-        for n, timed in enumerate(packet.messages):
-            msg = timed.message
+        for n, msg in enumerate(messages):
             if n and not self._rate_ok(addr):
                 return
-            if any(c in msg.address for c in "*?[]{}!,"):
+            if any(c in msg.address for c in "*?[]{}!,#"):
                 # OSC patterns would fan one message out to several commands (/* = undo+reset+...).
-                self._error(addr, "error", f"OSC address patterns are not accepted: {msg.address!r}")
+                self._error(addr, "error", f"OSC address patterns are not accepted: {msg.address[:64]!r}")
                 continue
-            try:
-                handlers = self.dispatcher.handlers_for_address(msg.address)
-            except Exception as exc:  # pattern characters python-osc cannot turn into a regex
-                self._error(addr, "error", f"bad OSC address {msg.address!r} ({exc})")
+            if proto.osc_kind(msg.address) is None:
+                self._on_unknown(addr, msg.address)
                 continue
-            for handler in handlers:
-                handler.invoke(addr, msg)
+            self._on_message(addr, msg.address, *msg.args)
 
     def _rate_ok(self, addr: tuple[str, int]) -> bool:
         ip = addr[0]
@@ -155,15 +146,19 @@ class OscControlServer:
             self._buckets.move_to_end(ip)
         now = self.clock()
         if bucket.allow(now):
-            return True
+            if self._global.allow(now):
+                return True
+            reason = f"server busy: at most {self.global_rate:g} control messages a second from all senders; messages dropped"
+        else:
+            reason = f"rate limit: at most {self.rate:g} messages a second; messages dropped"
         self.dropped += 1
         if now - self._last_limit_reply.get(ip, -1e9) >= 1.0:
             self._last_limit_reply[ip] = now
-            self._error(addr, "error", f"rate limit: at most {self.rate:g} messages a second; messages dropped")
+            self._error(addr, "error", reason)
         return False
 
-    def _on_unknown(self, client: tuple[str, int], address: str, *args: Any) -> None:
-        self._error(client, "error", f"unknown OSC address {address!r}; known: "
+    def _on_unknown(self, client: tuple[str, int], address: str) -> None:
+        self._error(client, "error", f"unknown OSC address {address[:64]!r}; known: "
                     + ", ".join("/" + k for k in proto.OSC_COMMANDS))
 
     def _on_message(self, client: tuple[str, int], address: str, *args: Any) -> None:
@@ -213,7 +208,10 @@ class OscControlServer:
 
     def _error(self, client: tuple[str, int], kind: str, message: str) -> None:
         self.errors += 1
-        log.warning("osc from %s:%s: %s", client[0], client[1], message)
+        left_out = self._log_limit.check(client[0], self.clock())
+        if left_out is not None:
+            more = f" ({left_out} more from this address not logged)" if left_out else ""
+            log.warning("osc from %s:%s: %s%s", client[0], client[1], message[:300], more)
         self._send_reply(client, kind, Reply(False, message))
 
     def _send_reply(self, client: tuple[str, int], kind: str, reply: Reply) -> None:
