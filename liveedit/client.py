@@ -343,9 +343,9 @@ class LiveEditClient:
         """Set the edit strength (the editing branch's text guidance scale, 0 = no edit)."""
         return await self.request({"type": "strength", "value": float(value)})
 
-    async def tempo(self, bpm: float) -> dict[str, Any]:
-        """Set the tempo in beats per minute (when no live audio or MIDI clock drives it)."""
-        return await self.request({"type": "tempo", "bpm": float(bpm)})
+    async def tempo(self, bpm: float | str) -> dict[str, Any]:
+        """Pin the tempo in beats per minute (20-300); 0 or "auto" releases it back to beat tracking."""
+        return await self.request({"type": "tempo", "bpm": bpm if isinstance(bpm, str) else float(bpm)})
 
     async def tap(self) -> dict[str, Any]:
         """One tap of tap-tempo."""

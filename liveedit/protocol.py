@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from liveedit.core.beats import TEMPO_RANGE
 from liveedit.core.messages import PROTOCOL_VERSION, ActiveEdit, Command, PoseFrame, Reply
 from model.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS, REST_OFFSETS
 
@@ -22,7 +23,8 @@ from model.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS, REST_OFFSETS
 MAX_PROMPT_CHARS = 200
 MAX_DURATION_BEATS = 1024.0
 STRENGTH_RANGE = (0.0, 10.0)
-TEMPO_RANGE = (20.0, 300.0)
+# TEMPO_RANGE (20-300 BPM) comes from liveedit.core.beats, which enforces it for tap tempo and MIDI clock too.
+TEMPO_RELEASE_WORDS = ("auto", "release", "off")   # `/tempo auto` = `/tempo 0`: back to tracking
 MAX_OSC_PACKET = 4096          # bytes
 MAX_WS_MESSAGE = 64 * 1024     # bytes
 BEATS_PER_BAR = 4
@@ -82,11 +84,14 @@ def make_command(kind: str, *, text: str = "", value: Any = None, source: str = 
         return Command("strength", value=x, source=source, received=received)
     if kind == "tempo":
         if value is None:
-            raise ProtocolError("tempo needs a bpm value", kind)
+            raise ProtocolError("tempo needs a bpm value (or 0 / \"auto\" to release it)", kind)
+        if isinstance(value, str) and value.strip().lower() in TEMPO_RELEASE_WORDS:
+            value = 0.0
         x = _finite_number(value, "tempo (bpm)", kind)
         lo, hi = TEMPO_RANGE
-        if not lo <= x <= hi:
-            raise ProtocolError(f"tempo must be between {lo:g} and {hi:g} bpm, got {x:g}", kind)
+        if x != 0 and not lo <= x <= hi:
+            raise ProtocolError(f"tempo must be between {lo:g} and {hi:g} bpm, or 0 / \"auto\" to release "
+                                f"it, got {x:g}", kind)
         return Command("tempo", value=x, source=source, received=received)
     if kind in ("undo", "reset", "tap", "status"):
         return Command(kind, source=source, received=received)  # type: ignore[arg-type]
@@ -258,7 +263,7 @@ class ConsoleHelp:
 
 
 CONSOLE_HELP = ("a line is an edit (end it with 'for N beats' or 'for N bars' to time-box it); "
-                "commands: :undo  :reset  :status  :strength X  :tempo BPM  :tap  :help")
+                "commands: :undo  :reset  :status  :strength X  :tempo BPM|auto  :tap  :help")
 _DURATION_SUFFIX = re.compile(r"\s+for\s+(\d+(?:\.\d+)?)\s+(beat|beats|bar|bars)\s*$", re.IGNORECASE)
 
 
@@ -277,6 +282,8 @@ def parse_console_line(line: str, *, received: float = 0.0) -> Command | Console
         if name in ("strength", "tempo"):
             if len(rest) != 1:
                 raise ProtocolError(f":{name} takes one number, e.g. :{name} {'2.5' if name == 'strength' else '120'}", name)
+            if name == "tempo" and rest[0].lower() in TEMPO_RELEASE_WORDS:
+                return make_command(name, value=rest[0], source="console", received=received)
             try:
                 value = float(rest[0])
             except ValueError:
@@ -512,35 +519,6 @@ class TokenBucket:
             self.tokens -= 1.0
             return True
         return False
-
-
-class LogLimiter:
-    """At most `burst` log lines per key (e.g. a sender's IP) every `interval` seconds.
-
-    `check(key, now)` -> None to stay quiet, or the number of lines left out for that key since its
-    last line (0 usually). At most `max_keys` keys are remembered (the oldest are forgotten first).
-    """
-
-    def __init__(self, interval: float = 10.0, max_keys: int = 1024, burst: int = 1) -> None:
-        self.interval = float(interval)
-        self.max_keys = int(max_keys)
-        self.burst = max(1, int(burst))
-        self._seen: dict[Any, list] = {}   # key -> [window start, lines in the window, lines left out]
-
-    def check(self, key: Any, now: float) -> int | None:
-        entry = self._seen.get(key)
-        if entry is None:
-            if len(self._seen) >= self.max_keys:
-                self._seen.pop(next(iter(self._seen)))
-            entry = self._seen[key] = [now, 0, 0]
-        elif now - entry[0] >= self.interval:
-            entry[0], entry[1] = now, 0
-        if entry[1] >= self.burst:
-            entry[2] += 1
-            return None
-        entry[1] += 1
-        left_out, entry[2] = entry[2], 0
-        return left_out
 
 
 # ---- helpers ----

@@ -6,7 +6,8 @@ Inputs, in order of priority:
   1. MIDI clock (24 pulses per quarter note, start/stop): when pulses arrived in the last second, the
      grid follows them exactly (a DJ's clock is the truth).
   2. Manual tempo (`/tempo f`) or tap tempo (`/tap`): pins the period; the audio analysis may still
-     nudge the phase.
+     nudge the phase. `/tempo 0` (or `/tempo auto`) releases either back to the audio analysis.
+     Every tempo a user or a clock can set lies in `TEMPO_RANGE` (docs/protocol.md section 1).
   3. Audio: an onset envelope (spectral flux, `OnsetEnvelope`, 60 values a second) analysed every
      0.25 s by a phase-aware comb over the last few seconds. Beats from an external causal tracker
      (aubio) can be added as hints (`observe_beat`); on the rendered corpus they lowered the score,
@@ -41,6 +42,18 @@ ENV_RATE = SAMPLE_RATE / ENV_HOP
 MIN_BPM, MAX_BPM = 60.0, 200.0
 PRIOR_BPM, PRIOR_OCTAVES = 120.0, 0.6   # log-normal tempo prior (centre, std in octaves)
 DEFAULT_BPM = 120.0
+# The one tempo range for everything a user or a clock sets (`/tempo`, tap tempo, MIDI clock), on
+# every channel; docs/protocol.md section 1 documents it. The audio analysis searches a narrower
+# band (MIN_BPM-MAX_BPM) where music's beat level almost always lies.
+TEMPO_RANGE = (20.0, 300.0)
+
+
+def check_tempo(bpm: float, what: str = "tempo") -> float:
+    """bpm if it is a finite number inside TEMPO_RANGE, else ValueError with the range in it."""
+    lo, hi = TEMPO_RANGE
+    if not (math.isfinite(bpm) and lo <= bpm <= hi):
+        raise ValueError(f"{what} must be between {lo:g} and {hi:g} BPM, got {bpm:g}")
+    return float(bpm)
 
 
 @dataclass(frozen=True)
@@ -171,7 +184,7 @@ class BeatGrid:
     CONFIRM = 2                # consistent analyses needed for the first lock
     SWITCH_AFTER = 3.0         # s a contradicting estimate must persist before a locked grid follows it
     MIDI_TIMEOUT = 1.0         # s without MIDI pulses before the grid falls back to audio/manual
-    TAP_RESET = 2.0            # s between taps that starts a new tap sequence
+    TAP_RESET = 60.0 / TEMPO_RANGE[0]   # s between taps that starts a new tap sequence (slowest beat)
 
     def __init__(self, bpm: float = DEFAULT_BPM, beats_per_bar: int = 4, env_rate: float = ENV_RATE):
         self.beats_per_bar = beats_per_bar
@@ -192,6 +205,7 @@ class BeatGrid:
         self._candidate_count = 0
         self._manual_period: float | None = None
         self._taps: list[float] = []
+        self._audio_locked = False   # the audio analysis has confirmed a tempo at least once
         # MIDI clock
         self._midi_ticks: deque[float] = deque(maxlen=97)
         self._midi_count = 0
@@ -245,29 +259,51 @@ class BeatGrid:
 
     # ------------------------------------------------------------------ manual inputs
     def set_tempo(self, bpm: float, t: float) -> None:
-        """`/tempo f`: pin the period (phase kept); bpm <= 0 releases it to the audio analysis."""
-        if bpm <= 0:
-            self._manual_period = None
-            if self.source in ("manual", "tap"):
-                self.source = "audio" if self.locked else "default"
+        """`/tempo f`: pin the period (phase kept); bpm == 0 releases a manual or tapped tempo back
+        to the audio analysis (or to the MIDI clock while one runs). Other values must lie in
+        TEMPO_RANGE (ValueError otherwise)."""
+        if bpm == 0:
+            self.release_tempo(t)
             return
-        if not MIN_BPM / 2 <= bpm <= MAX_BPM * 2:
-            raise ValueError(f"tempo {bpm} BPM out of range [{MIN_BPM / 2:g}, {MAX_BPM * 2:g}]")
+        bpm = check_tempo(bpm)
         self._manual_period = 60.0 / bpm
+        self._taps = []
         if not self.midi_active(t):
             nxt = self._state.time_of_beat(round(self._state.beat_at(t)))
             self._set(self._manual_period, nxt, t)
             self.source = "manual"
 
+    def release_tempo(self, t: float) -> None:
+        """Hand the tempo back from `/tempo` or tap tempo: the grid keeps its current period and phase
+        (no jump) and the audio analysis moves it from there; before any audio lock it waits, as at
+        start, for the audio to confirm a tempo."""
+        self._manual_period = None
+        self._taps = []
+        if self.source in ("manual", "tap"):
+            if self.midi_active(t):
+                self.source = "midi"
+            elif self._audio_locked:
+                self.source = "audio"
+            else:
+                self.source = "default"
+                self.locked = False
+
+    @property
+    def manual(self) -> bool:
+        """True while `/tempo` or tap tempo pins the period."""
+        return self._manual_period is not None
+
     def tap(self, t: float) -> None:
-        """`/tap`: each tap is a beat; two or more taps set tempo (median interval) and phase."""
+        """`/tap`: each tap is a beat; two or more taps set tempo (median interval) and phase.
+        Taps faster than TEMPO_RANGE allows start a new sequence and raise ValueError."""
         if self._taps and t - self._taps[-1] > self.TAP_RESET:
             self._taps = []
         self._taps = (self._taps + [t])[-8:]
         if len(self._taps) >= 2 and not self.midi_active(t):
             period = float(np.median(np.diff(self._taps)))
-            if 60.0 / period < MIN_BPM / 2 or 60.0 / period > MAX_BPM * 2:
-                return
+            if not TEMPO_RANGE[0] <= 60.0 / period <= TEMPO_RANGE[1]:
+                self._taps = [t]
+                check_tempo(60.0 / period, "tap tempo")
             self._manual_period = period
             self._set(period, t, t)
             self.source = "tap"
@@ -305,7 +341,7 @@ class BeatGrid:
         period = float(np.median(np.diff(ticks))) * 24.0   # pulse interval -> beat period
         # The beat this pulse belongs to started (count % 24) pulses ago.
         beat_time = t - (count % 24) * period / 24.0
-        if not (MIN_BPM / 4 < 60.0 / period < MAX_BPM * 4):
+        if not TEMPO_RANGE[0] <= 60.0 / period <= TEMPO_RANGE[1]:
             return
         self._set(period, beat_time, t)
         self.source = "midi"
@@ -516,6 +552,7 @@ class BeatGrid:
         if self._candidate_count >= self.CONFIRM:
             self._set(period, beat_time, now)
             self.locked = True
+            self._audio_locked = True
             if self.source == "default":
                 self.source = "audio"
             self._candidate = None

@@ -124,11 +124,19 @@ class LiveCore:
             if v is None or not math.isfinite(v):
                 raise ValueError("tempo needs a BPM value (0 releases manual tempo)")
             self.grid.set_tempo(float(v), now)
-            return Reply(True, f"tempo {self.grid.bpm:.1f} BPM" if v > 0 else "manual tempo released",
-                         {"bpm": self.grid.bpm})
+            data = {"bpm": self.grid.bpm, "source": self.grid.source, "manual": self.grid.manual}
+            if v == 0:
+                return Reply(True, f"manual tempo released: the beat follows {self.grid.source} "
+                                   f"({self.grid.bpm:.1f} BPM)", data)
+            return Reply(True, f"tempo {self.grid.bpm:.1f} BPM", data)
         if kind == "tap":
             self.grid.tap(now)
-            return Reply(True, f"tap ({self.grid.bpm:.1f} BPM)", {"bpm": self.grid.bpm})
+            data = {"bpm": self.grid.bpm, "source": self.grid.source, "manual": self.grid.manual}
+            if self.grid.midi_active(now):
+                return Reply(True, "tap ignored: the MIDI clock sets the tempo", data)
+            if self.grid.source != "tap":
+                return Reply(True, "tap: tap again on the next beat", data)
+            return Reply(True, f"tap ({self.grid.bpm:.1f} BPM)", data)
         if kind == "status":
             return Reply(True, "status", self.status(now))
         raise ValueError(f"unknown command '{kind}'")
@@ -248,6 +256,7 @@ class LiveCore:
             "phase": round(beat - math.floor(beat), 3),
             "beat_source": self.grid.source,
             "beat_locked": self.grid.locked,
+            "tempo_manual": self.grid.manual,
             "edits": [{"id": e.id, "text": e.text, "until_beat": e.until_beat} for e in self.edits.active()],
             "strength": self.strength,
             "frame": self.timeline.playhead,

@@ -325,6 +325,7 @@ $("edit-form").addEventListener("submit", (ev) => {
 $("undo").addEventListener("click", () => send({ type: "undo" }));
 $("reset").addEventListener("click", () => send({ type: "reset" }));
 $("tap").addEventListener("click", () => send({ type: "tap" }));
+$("tempo-auto").addEventListener("click", () => send({ type: "tempo", bpm: "auto" }));
 
 function setStrengthUi(v) {
   el.strength.value = String(v);

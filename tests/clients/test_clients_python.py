@@ -47,6 +47,7 @@ async def test_edit_reaches_the_engine_and_shows_in_the_stream(fake_engine):
         # the server's own checks (docs/protocol.md limits) come back as ok=false replies
         assert (await c.strength(99))["ok"] is False
         assert (await c.tempo(5))["ok"] is False
+        assert (await c.tempo("auto"))["ok"] and fake_engine.bpm == 0   # release reaches the engine as 0
         # ok=false replies come back as they are, or raise with check=True
         assert (await c.undo())["ok"] is False
         c.check = True

@@ -104,4 +104,16 @@ async def test_viewer_with_the_live_engine(live_server, open_viewer, limb_pixels
     async with LiveEditClient(url) as c:
         status = await c.status()
     assert status["data"]["strength"] == 3.5 and status["data"]["edits"] == []
+
+    # Tap tempo from the page, then the auto button hands the tempo back to beat tracking.
+    await page.click("#tap")
+    await asyncio.sleep(0.5)
+    await page.click("#tap")
+    await page.wait_for_function("document.querySelector('#reply').textContent.startsWith('tap (')")
+    async with LiveEditClient(url) as c:
+        assert (await c.status())["data"]["beat_source"] == "tap"
+    await page.click("#tempo-auto")
+    await page.wait_for_function("document.querySelector('#reply').textContent.includes('manual tempo released')")
+    async with LiveEditClient(url) as c:
+        assert (await c.status())["data"]["tempo_manual"] is False
     assert errors == []

@@ -5,7 +5,7 @@ import mir_eval
 import numpy as np
 import pytest
 
-from liveedit.core.beats import BeatEmitter, BeatGrid, GridState, OnsetEnvelope, track_beats
+from liveedit.core.beats import TEMPO_RANGE, BeatEmitter, BeatGrid, GridState, OnsetEnvelope, track_beats
 from liveedit.core.testaudio import drum_song
 
 
@@ -106,6 +106,63 @@ def test_manual_tempo_pins_the_period_and_rejects_nonsense():
         grid.set_tempo(5000, 3.0)
     grid.set_tempo(0, 4.0)
     assert grid.source != "manual"
+
+
+def test_manual_and_tapped_tempo_release_back_to_the_audio_lock():
+    audio, ref = drum_song(bpm=120.0, seconds=12)
+    grid = grid_after(audio, 12)
+    assert grid.source == "audio"
+    grid.set_tempo(90, 12.0)
+    assert grid.source == "manual" and grid.manual and grid.bpm == pytest.approx(90)
+    before = grid.beat_at(12.0)
+    grid.set_tempo(0, 12.0)              # release: source back to audio, no jump in the beat count
+    assert grid.source == "audio" and not grid.manual and grid.locked
+    assert grid.beat_at(12.0) == pytest.approx(before)
+    for t in (13.0, 13.4, 13.8):
+        grid.tap(t)
+    assert grid.source == "tap" and grid.manual and grid.bpm == pytest.approx(150)
+    grid.release_tempo(14.0)
+    assert grid.source == "audio" and not grid.manual
+
+
+def test_release_without_audio_waits_for_a_new_lock():
+    grid = BeatGrid()
+    grid.tap(1.0)
+    grid.tap(1.5)
+    assert grid.source == "tap" and grid.locked
+    grid.set_tempo(0, 2.0)
+    assert grid.source == "default" and not grid.locked and grid.bpm == pytest.approx(120)
+    # the audio analysis now locks from scratch, to the music's tempo
+    audio, _ = drum_song(bpm=100.0, seconds=10)
+    env = OnsetEnvelope()
+    for s in range(0, audio.size, 512):
+        t, v = env.process(audio[s:s + 512])
+        grid.observe_onsets(t + 2.0, v, 2.0 + (s + 512) / 15360)
+    assert grid.source == "audio" and grid.bpm == pytest.approx(100, rel=0.02)
+
+
+def test_one_tempo_range_for_manual_tap_and_midi_clock():
+    lo, hi = TEMPO_RANGE
+    grid = BeatGrid()
+    grid.set_tempo(lo, 1.0)
+    assert grid.bpm == pytest.approx(lo)
+    grid.set_tempo(hi, 1.0)
+    assert grid.bpm == pytest.approx(hi)
+    for bad in (lo - 1, hi + 1, -120.0, math.nan):
+        with pytest.raises(ValueError, match="between 20 and 300"):
+            grid.set_tempo(bad, 1.0)
+    with pytest.raises(ValueError, match="between 20 and 300"):   # taps 0.1 s apart = 600 BPM
+        grid.tap(5.0)
+        grid.tap(5.1)
+    grid = BeatGrid()
+    for t in (1.0, 3.9):                 # 2.9 s apart = 20.7 BPM: inside the range, one sequence
+        grid.tap(t)
+    assert grid.source == "tap" and grid.bpm == pytest.approx(60 / 2.9)
+    grid = BeatGrid()
+    grid.midi_start(0.0)
+    for k in range(48):                  # a 400 BPM clock is outside the range: ignored
+        grid.midi_clock_tick(k * 0.15 / 24)
+    assert grid.source != "midi" and grid.bpm == pytest.approx(120)
 
 
 def test_beat_count_stays_continuous_when_the_grid_changes():

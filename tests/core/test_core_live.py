@@ -92,6 +92,9 @@ def test_commands_validate_and_reply():
     assert not core.handle(Command("undo"), 0.0).ok
     assert core.handle(Command("tempo", value=128.0), 0.0).data["bpm"] == pytest.approx(128)
     assert not core.handle(Command("tempo", value=9999.0), 0.0).ok
+    released = core.handle(Command("tempo", value=0.0), 0.0)
+    assert released.ok and "released" in released.message and released.data["manual"] is False
+    assert core.status(0.0)["tempo_manual"] is False
     for t in (1.0, 1.5, 2.0):
         r = core.handle(Command("tap"), t)
     assert r.data["bpm"] == pytest.approx(120)

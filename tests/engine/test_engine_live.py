@@ -163,3 +163,48 @@ async def test_edit_over_real_osc_shows_in_websocket_frames():
         transport.close()
         await osc.stop()
         await engine.stop()
+
+
+async def test_tempo_set_released_and_refused_over_real_osc():
+    """A real OSC peer on loopback pins the tempo, releases it with /tempo auto, and gets an error
+    reply for a tempo outside the documented range; the engine's status follows."""
+    from pythonosc.osc_message import OscMessage
+
+    from liveedit.io.osc import OscControlServer, build_message
+
+    engine = Engine(FakeModel(), None, [MemorySink()], EngineConfig())
+    osc = OscControlServer(engine, "127.0.0.1", 0)
+    await engine.start()
+    await osc.start()
+    loop = asyncio.get_running_loop()
+    replies: asyncio.Queue = asyncio.Queue()
+
+    class Peer(asyncio.DatagramProtocol):
+        def datagram_received(self, data, addr):
+            replies.put_nowait(OscMessage(data).params)
+
+    transport, _ = await loop.create_datagram_endpoint(Peer, local_addr=("127.0.0.1", 0), remote_addr=osc.address)
+    try:
+        async def ask(address, *args):
+            transport.sendto(build_message(address, list(args)))
+            kind, ok, message, data = await asyncio.wait_for(replies.get(), 5)
+            return kind, ok, message, json.loads(data)
+
+        kind, ok, _, data = await ask("/tempo", 90.0)
+        assert (kind, ok) == ("tempo", 1) and data["bpm"] == pytest.approx(90) and data["source"] == "manual"
+        assert engine.status()["beat_source"] == "manual"
+        kind, ok, message, data = await ask("/tempo", "auto")
+        assert (kind, ok) == ("tempo", 1) and "released" in message and data["manual"] is False
+        assert engine.status()["beat_source"] != "manual"
+        kind, ok, message, _ = await ask("/tempo", 400.0)
+        assert (kind, ok) == ("tempo", 0) and "between 20 and 300" in message
+        await ask("/tap")
+        await asyncio.sleep(0.5)             # the second tap half a second later: about 120 BPM
+        kind, ok, _, data = await ask("/tap")
+        assert ok == 1 and data["source"] == "tap" and engine.status()["beat_source"] == "tap"
+        kind, ok, _, data = await ask("/tempo", 0)
+        assert ok == 1 and data["source"] != "tap" and engine.status()["tempo_manual"] is False
+    finally:
+        transport.close()
+        await osc.stop()
+        await engine.stop()

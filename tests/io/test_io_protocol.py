@@ -19,6 +19,15 @@ def test_osc_edit_joins_words_and_takes_duration():
     assert proto.parse_osc("/edit", ["spin", 4]).value == 4.0
 
 
+def test_osc_tempo_sets_and_releases():
+    assert proto.parse_osc("/tempo", [128]).value == 128.0
+    assert proto.parse_osc("/tempo", [0]).value == 0.0            # release
+    assert proto.parse_osc("/tempo", ["auto"]).value == 0.0       # release, by word
+    assert proto.parse_osc("/liveedit/tempo", ["AUTO"]).value == 0.0
+    lo, hi = proto.TEMPO_RANGE
+    assert proto.parse_osc("/tempo", [lo]).value == lo and proto.parse_osc("/tempo", [hi]).value == hi
+
+
 @pytest.mark.parametrize("address,args,needle", [
     ("/edit", [], "needs a prompt"),
     ("/edit", [1.0], "needs a prompt"),
@@ -31,6 +40,8 @@ def test_osc_edit_joins_words_and_takes_duration():
     ("/strength", ["loud"], "number"),
     ("/strength", [99.0], "between"),
     ("/tempo", [5.0], "between"),
+    ("/tempo", [-120.0], "between 20 and 300"),
+    ("/tempo", ["fast"], "number"),
     ("/undo", [1], "no arguments"),
     ("/dance", [], "unknown OSC address"),
 ])
@@ -50,6 +61,8 @@ def test_ws_messages():
     assert req.message == Command("edit", text="swing arms wider", value=8.0, source="ws:1") and req.id == "a1"
     assert proto.parse_ws_message('{"type":"tempo","bpm":128}').message.value == 128.0
     assert proto.parse_ws_message('{"type":"tempo","value":100}').message.value == 100.0
+    assert proto.parse_ws_message('{"type":"tempo","bpm":"auto"}').message.value == 0.0
+    assert proto.parse_ws_message('{"type":"tempo","bpm":0}').message.value == 0.0
     assert proto.parse_ws_message('{"type":"strength","value":2.5}').message.value == 2.5
     assert proto.parse_ws_message('{"type":"subscribe","format":"binary","joints":false}').message == proto.Subscribe("binary", False)
     assert proto.parse_ws_message('{"type":"undo","token":"s"}').token == "s"
@@ -80,6 +93,9 @@ def test_console_lines():
     assert proto.parse_console_line("spin for 3 beats").text == "spin"
     assert proto.parse_console_line(":undo").kind == "undo"
     assert proto.parse_console_line(":strength 2.5").value == 2.5
+    assert proto.parse_console_line(":tempo auto") == Command("tempo", value=0.0, source="console")
+    assert proto.parse_console_line(":tempo 0").value == 0.0
+    assert proto.parse_console_line(":tempo 128").value == 128.0
     assert isinstance(proto.parse_console_line(":help"), proto.ConsoleHelp)
     for bad in (":strength", ":strength x", ":jump", ":undo now"):
         with pytest.raises(proto.ProtocolError):
