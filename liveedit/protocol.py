@@ -521,6 +521,35 @@ class TokenBucket:
         return False
 
 
+class LogLimiter:
+    """At most `burst` log lines per key (e.g. a sender's IP) every `interval` seconds.
+
+    `check(key, now)` -> None to stay quiet, or the number of lines left out for that key since its
+    last line (0 usually). At most `max_keys` keys are remembered (the oldest are forgotten first).
+    """
+
+    def __init__(self, interval: float = 10.0, max_keys: int = 1024, burst: int = 1) -> None:
+        self.interval = float(interval)
+        self.max_keys = int(max_keys)
+        self.burst = max(1, int(burst))
+        self._seen: dict[Any, list] = {}   # key -> [window start, lines in the window, lines left out]
+
+    def check(self, key: Any, now: float) -> int | None:
+        entry = self._seen.get(key)
+        if entry is None:
+            if len(self._seen) >= self.max_keys:
+                self._seen.pop(next(iter(self._seen)))
+            entry = self._seen[key] = [now, 0, 0]
+        elif now - entry[0] >= self.interval:
+            entry[0], entry[1] = now, 0
+        if entry[1] >= self.burst:
+            entry[2] += 1
+            return None
+        entry[1] += 1
+        left_out, entry[2] = entry[2], 0
+        return left_out
+
+
 # ---- helpers ----
 
 def _jsonable(x: Any) -> Any:
