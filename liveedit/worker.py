@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Callable
 
-from liveedit.core.continuation import ModelLike, WindowRequest, WindowResult, run_window
+from liveedit.core.continuation import EditLevelError, ModelLike, WindowRequest, WindowResult, run_window
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +126,15 @@ class InferenceWorker:
                 self._current = req
                 self._cancel.clear()
             t0 = time.perf_counter()
+            failed_edit = None
             try:
-                result = run_window(self.model, req, self.music_guidance)
+                try:
+                    result = run_window(self.model, req, self.music_guidance)
+                except EditLevelError as exc:
+                    if isinstance(exc.cause, WindowCancelled):
+                        raise exc.cause from None
+                    failed_edit = exc.level
+                    raise
                 self.completed += 1
             except WindowCancelled:
                 self.cancelled += 1
@@ -136,10 +143,12 @@ class InferenceWorker:
                     self._current = None
                 continue
             except Exception as exc:  # a model error must not kill the stream
-                log.exception("window %d failed", req.id)
+                if failed_edit is None:
+                    log.exception("window %d failed", req.id)
                 import numpy as np  # noqa: PLC0415
                 result = WindowResult(req, np.zeros((0, 151), np.float32), np.zeros((0, 151), np.float32),
-                                      error=f"{type(exc).__name__}: {exc}")
+                                      error=str(exc) if failed_edit is not None else f"{type(exc).__name__}: {exc}",
+                                      failed_edit=failed_edit)
                 self.failed += 1
             result.compute_s = time.perf_counter() - t0
             with self._cond:

@@ -135,6 +135,7 @@ class WindowRequest:
     seed: int | None = None
     heard: int = 0              # real (heard) music frames in the window
     initial: np.ndarray | None = None   # (150, 151) the unedited prediction, when already committed
+    edit_ids: tuple[int, ...] = ()      # the edit stack ids of `prompts`, same order
 
     @property
     def needs_model(self) -> bool:
@@ -156,6 +157,17 @@ class WindowResult:
     compute_s: float = 0.0
     error: str | None = None
     levels: list = field(default_factory=list)
+    failed_edit: int | None = None   # index in request.prompts of the edit whose pass raised
+
+
+class EditLevelError(Exception):
+    """The editing pass of one prompt raised: the window is lost, and that edit is to blame."""
+
+    def __init__(self, level: int, prompt: str, cause: BaseException) -> None:
+        super().__init__(f"edit {level + 1} ({prompt[:60]!r}) failed: {type(cause).__name__}: {cause}")
+        self.level = level
+        self.prompt = prompt
+        self.cause = cause
 
 
 class ModelLike(Protocol):
@@ -185,10 +197,15 @@ def run_window(model: ModelLike, req: WindowRequest, music_guidance: float = 2.0
                                  known_mask=mask, steps=req.steps, music_guidance=music_guidance, seed=req.seed)
     current = initial
     for i, prompt in enumerate(req.prompts):
-        current = model.edit(req.music, initial, current, prompt,
-                             known=req.known if mask is not None else None, known_mask=mask,
-                             steps=req.steps, text_guidance=req.strength,
-                             seed=None if req.seed is None else req.seed + 1 + i)
+        try:
+            current = model.edit(req.music, initial, current, prompt,
+                                 known=req.known if mask is not None else None, known_mask=mask,
+                                 steps=req.steps, text_guidance=req.strength,
+                                 seed=None if req.seed is None else req.seed + 1 + i)
+        except Exception as exc:
+            # Name the edit: a prompt the text encoder or the model cannot take would otherwise
+            # fail every later window too, and the dance would freeze until /reset.
+            raise EditLevelError(i, prompt, exc) from exc
     return WindowResult(req, np.asarray(current, np.float32), np.asarray(initial, np.float32))
 
 

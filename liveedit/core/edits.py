@@ -85,6 +85,9 @@ class EditStack:
             raise ValueError("edit prompt is empty")
         if len(prompt) > MAX_PROMPT_CHARS:
             raise ValueError(f"edit prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}")
+        if not prompt.isprintable():
+            # The text encoder gets exactly this string (a lone surrogate cannot even be encoded).
+            raise ValueError("edit prompt holds characters that are not printable text")
         if duration_beats is None:
             duration_beats = parsed
         until = None
@@ -101,6 +104,14 @@ class EditStack:
         self._edits.append(edit)
         self.version += 1
         return edit, dropped
+
+    def remove(self, edit_id: int) -> Edit | None:
+        """Remove the edit with this id wherever it sits; None if it is no longer on the stack."""
+        for i, e in enumerate(self._edits):
+            if e.id == edit_id:
+                self.version += 1
+                return self._edits.pop(i)
+        return None
 
     def undo(self) -> Edit | None:
         """Remove the newest edit; None if the stack was empty."""

@@ -74,6 +74,8 @@ class LiveCore:
         self.last_compute_s = 0.0
         self.windows_committed = 0
         self.stale_dropped = 0
+        self.edits_failed = 0                              # edits dropped because their pass raised
+        self.edit_errors: deque[dict] = deque(maxlen=5)    # the latest of them, for status
 
     # ------------------------------------------------------------------ commands
     def handle(self, cmd: Command, now: float) -> Reply:
@@ -202,7 +204,8 @@ class LiveCore:
                             known=known[:, SHOWN].copy(), known_initial=known[:, INITIAL].copy(),
                             prompts=self.edits.prompts, strength=self.strength, steps=self.cfg.steps,
                             edits_version=self.edits.version, reason=reason, created=now,
-                            seed=self._next_id, heard=n_heard, initial=initial)
+                            seed=self._next_id, heard=n_heard, initial=initial,
+                            edit_ids=tuple(e.id for e in self.edits.edits))
         self._next_id += 1
         self.scheduler.mark_requested(tl.playhead, self.edits.version, self.grid.beat_at(now))
         return req
@@ -213,6 +216,7 @@ class LiveCore:
             self.scheduler.note_compute(result.compute_s, result.request.reason)
         self.last_compute_s = result.compute_s
         if result.error:
+            self._drop_failed_edit(result, now)
             return None
         req = result.request
         tl = self.timeline
@@ -229,6 +233,19 @@ class LiveCore:
             self.edit_commits.append((req.edits_version, info.first, self._pending_edit[1]))
             self._pending_edit = None
         return info
+
+    def _drop_failed_edit(self, result: WindowResult, now: float) -> None:
+        """An edit whose pass raised would fail every later window as well (the stream would hold
+        its last frame until /reset): take it off the stack, so the next window runs without it."""
+        req, level = result.request, result.failed_edit
+        if level is None or not 0 <= level < len(req.edit_ids):
+            return
+        gone = self.edits.remove(req.edit_ids[level])
+        if gone is None:
+            return  # already undone or expired
+        self.edits_failed += 1
+        self.edit_errors.append({"id": gone.id, "text": gone.text, "error": str(result.error)[:300]})
+        self._pending_edit = (self.edits.version, now)
 
     # ------------------------------------------------------------------ output clock
     def tick(self, now: float) -> FrameOut:
@@ -265,4 +282,6 @@ class LiveCore:
             "window_ms": round(1000 * self.last_compute_s, 1),
             "windows": self.windows_committed,
             "edit_latency_ms": round(1000 * lat[len(lat) // 2], 1) if lat else None,
+            "edits_failed": self.edits_failed,
+            "edit_errors": list(self.edit_errors),
         }
