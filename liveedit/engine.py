@@ -33,6 +33,7 @@ from liveedit.core.continuation import WindowRequest, WindowResult, run_window
 from liveedit.core.live import FrameOut, LiveConfig, LiveCore
 from liveedit.core.messages import Command, PoseFrame, Reply
 from liveedit.core.scheduler import SchedulerConfig
+from liveedit.protocol import LogLimiter
 from liveedit.io.audio import AudioSource  # the audio-input protocol, defined beside its implementations
 from liveedit.worker import InferenceWorker
 
@@ -167,6 +168,9 @@ class Engine:
         self.frames_skipped = 0  # frames never sent because the loop stalled past their due time
         self.frame_times: list[float] = []   # engine time each frame was offered (last 10 s)
         self.sink_errors = 0
+        self.warnings: list[str] = []   # shown in status (e.g. control open to the network)
+        self._log_limit = LogLimiter(10.0, 1024, burst=20)
+        self._log_limit_all = LogLimiter(10.0, 1, burst=40)
         self.started = False
         self.status_line = status_line
 
@@ -256,7 +260,7 @@ class Engine:
             reply = Reply(True, "status", self.status())
         else:
             reply = self.core.handle(cmd, now)
-        (log.info if reply.ok else log.warning)("%s %s: %s", cmd.source or "?", cmd.kind, reply.message)
+        self._log_command(cmd, reply, now)
         for sink in self.sinks:
             rec = getattr(sink, "record_command", None)
             if rec is not None:
@@ -265,6 +269,16 @@ class Engine:
                 except Exception:
                     log.exception("recording a command failed")
         return reply
+
+    def _log_command(self, cmd: Command, reply: Reply, now: float) -> None:
+        """One line per command, but a flood of commands (many senders, each within its rate limit)
+        cannot flood the log: at most 20 lines per sender address and 40 in all every 10 s."""
+        sender = (cmd.source or "?").rsplit(":", 1)[0] if (cmd.source or "").startswith("osc:") else cmd.source
+        left_out = self._log_limit.check(sender, now)
+        if left_out is None or self._log_limit_all.check("*", now) is None:
+            return
+        more = f" ({left_out} earlier commands from {sender} not logged)" if left_out else ""
+        (log.info if reply.ok else log.warning)("%s %s: %s%s", cmd.source or "?", cmd.kind, reply.message[:300], more)
 
     def midi_clock_tick(self, t: float) -> None:
         """MIDI clock pulse. t is a time.perf_counter() stamp taken when the message arrived (what
@@ -429,4 +443,6 @@ class Engine:
             "model": getattr(self.model, "name", type(self.model).__name__),
             "sinks": [getattr(s_, "name", type(s_).__name__) for s_ in self.sinks],
         })
+        if self.warnings:
+            s["warnings"] = list(self.warnings)
         return s

@@ -6,10 +6,13 @@ human-readable twin of this module; keep them in step (PROTOCOL_VERSION bumps on
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import re
 import struct
+import unicodedata
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -22,6 +25,8 @@ from model.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS, REST_OFFSETS
 # ---- limits shared by every control channel (docs/protocol.md section 1) ----
 MAX_PROMPT_CHARS = 200
 MAX_DURATION_BEATS = 1024.0
+MIN_DURATION_BEATS = 0.25      # shorter edits end before any window could show them
+MAX_JSON_NUMBER_CHARS = 64     # digits of a number in a WebSocket message (Python's int() is quadratic)
 STRENGTH_RANGE = (0.0, 10.0)
 # TEMPO_RANGE (20-300 BPM) comes from liveedit.core.beats, which enforces it for tap tempo and MIDI clock too.
 TEMPO_RELEASE_WORDS = ("auto", "release", "off")   # `/tempo auto` = `/tempo 0`: back to tracking
@@ -32,7 +37,6 @@ BEATS_PER_BAR = 4
 FPS = 30
 SERVER_NAME = "liveedit 0.1.0"
 
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class ProtocolError(ValueError):
@@ -41,6 +45,7 @@ class ProtocolError(ValueError):
     def __init__(self, message: str, kind: str | None = None) -> None:
         super().__init__(message)
         self.kind = kind
+        self.id: str | int | None = None   # a WebSocket request's "id", when it was read
 
 
 # ---- validation: one place, so every channel applies the same rules ----
@@ -48,16 +53,42 @@ class ProtocolError(ValueError):
 def _finite_number(value: Any, what: str, kind: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ProtocolError(f"{what} must be a number, got {type(value).__name__}", kind)
-    x = float(value)
+    try:
+        x = float(value)
+    except OverflowError:  # an int with hundreds of digits
+        raise ProtocolError(f"{what} is out of range (an integer too large for a float)", kind) from None
     if not math.isfinite(x):
         raise ProtocolError(f"{what} must be finite, got {x}", kind)
     return x
 
 
-def clean_prompt(text: str) -> str:
-    """Trim, drop control characters, collapse runs of spaces; raise if empty or too long."""
-    text = _CONTROL_CHARS.sub(" ", text)
-    text = " ".join(text.split())
+# Characters that end up as a space (whitespace, controls, line/paragraph separators) or are removed
+# (format characters: zero-width spaces, bidirectional overrides); surrogates, private-use and
+# unassigned code points are refused.
+_SPACE_CATEGORIES = {"Cc", "Zs", "Zl", "Zp"}
+_REFUSED_CATEGORIES = {"Cs": "a lone surrogate", "Co": "a private-use character", "Cn": "an unassigned code point"}
+
+
+def clean_prompt(text: Any) -> str:
+    """The one normalisation of edit text before it can reach the model: NFC, whitespace and control
+    characters become single spaces, format characters are dropped, and the result is printable,
+    encodable UTF-8 of 1 to MAX_PROMPT_CHARS characters (else ProtocolError)."""
+    if not isinstance(text, str):
+        raise ProtocolError(f"edit text must be a string, got {type(text).__name__}", "edit")
+    if len(text) > 8 * MAX_PROMPT_CHARS:  # no need to normalise kilobytes to refuse them
+        raise ProtocolError(f"edit text is {len(text)} characters; at most {MAX_PROMPT_CHARS}", "edit")
+    out = []
+    for c in unicodedata.normalize("NFC", text):
+        if c.isprintable():
+            out.append(c)
+            continue
+        cat = unicodedata.category(c)
+        if cat in _SPACE_CATEGORIES:
+            out.append(" ")
+        elif cat in _REFUSED_CATEGORIES:
+            raise ProtocolError(f"edit text holds {_REFUSED_CATEGORIES[cat]} (U+{ord(c):04X}); send plain Unicode text", "edit")
+        # other categories (Cf) are dropped
+    text = " ".join("".join(out).split())
     if not text:
         raise ProtocolError("edit text is empty", "edit")
     if len(text) > MAX_PROMPT_CHARS:
@@ -71,8 +102,9 @@ def make_command(kind: str, *, text: str = "", value: Any = None, source: str = 
         text = clean_prompt(text)
         if value is not None:
             value = _finite_number(value, "edit duration (beats)", kind)
-            if not 0.0 < value <= MAX_DURATION_BEATS:
-                raise ProtocolError(f"edit duration must be > 0 and <= {MAX_DURATION_BEATS:g} beats, got {value:g}", kind)
+            if not MIN_DURATION_BEATS <= value <= MAX_DURATION_BEATS:
+                raise ProtocolError(f"edit duration must be between {MIN_DURATION_BEATS:g} and {MAX_DURATION_BEATS:g} "
+                                    f"beats, got {value:.6g}", kind)
         return Command("edit", text=text, value=value, source=source, received=received)
     if kind == "strength":
         if value is None:
@@ -171,14 +203,32 @@ class WsRequest:
     token: str | None = None
 
 
+def _json_int(text: str) -> int:
+    if len(text) > MAX_JSON_NUMBER_CHARS:
+        raise ProtocolError(f"a number of {len(text)} digits is out of range; at most {MAX_JSON_NUMBER_CHARS}")
+    return int(text)
+
+
+def _json_float(text: str) -> float:
+    if len(text) > MAX_JSON_NUMBER_CHARS:
+        raise ProtocolError(f"a number of {len(text)} characters is out of range; at most {MAX_JSON_NUMBER_CHARS}")
+    return float(text)
+
+
+def _json_constant(name: str) -> float:
+    raise ProtocolError(f"{name} is not a JSON number; send a finite number")
+
+
 def parse_ws_message(data: str | bytes, *, source: str = "", received: float = 0.0) -> WsRequest:
     """One WebSocket message (JSON text) -> WsRequest; raises ProtocolError for anything else."""
     if isinstance(data, (bytes, bytearray, memoryview)):
         raise ProtocolError("binary messages are not accepted; send JSON text")
     try:
-        obj = json.loads(data)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise ProtocolError(f"not valid JSON: {exc}") from None
+        obj = json.loads(data, parse_int=_json_int, parse_float=_json_float, parse_constant=_json_constant)
+    except ProtocolError:
+        raise
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+        raise ProtocolError(f"not valid JSON: {str(exc)[:200]}") from None
     if not isinstance(obj, dict):
         raise ProtocolError("a message must be a JSON object with a \"type\"")
     kind = obj.get("type")
@@ -197,32 +247,36 @@ def parse_ws_message(data: str | bytes, *, source: str = "", received: float = 0
                 return obj[key]
         return None
 
-    if kind == "subscribe":
-        fmt = obj.get("format", "json")
-        if fmt not in ("json", "binary"):
-            raise ProtocolError(f"format must be \"json\" or \"binary\", got {fmt!r}", kind)
-        joints = obj.get("joints", True)
-        if not isinstance(joints, bool):
-            raise ProtocolError("joints must be true or false", kind)
-        msg: WsMessage = Subscribe(fmt, joints)
-    elif kind == "unsubscribe":
-        msg = Unsubscribe()
-    elif kind == "auth":
-        if not isinstance(obj.get("token"), str):
-            raise ProtocolError("auth needs a \"token\" string", kind)
-        msg = Auth(obj["token"])
-    elif kind == "edit":
-        text = obj.get("text")
-        if not isinstance(text, str):
-            raise ProtocolError("edit needs a \"text\" string", kind)
-        msg = make_command("edit", text=text, value=field("duration"), source=source, received=received)
-    elif kind in ("strength", "tempo"):
-        msg = make_command(kind, value=field("value", "bpm") if kind == "tempo" else field("value", "strength"),
-                           source=source, received=received)
-    elif kind in ("undo", "reset", "tap", "status"):
-        msg = make_command(kind, source=source, received=received)
-    else:
-        raise ProtocolError(f"unknown message type {kind!r}")
+    try:
+        if kind == "subscribe":
+            fmt = obj.get("format", "json")
+            if fmt not in ("json", "binary"):
+                raise ProtocolError(f"format must be \"json\" or \"binary\", got {fmt!r}", kind)
+            joints = obj.get("joints", True)
+            if not isinstance(joints, bool):
+                raise ProtocolError("joints must be true or false", kind)
+            msg: WsMessage = Subscribe(fmt, joints)
+        elif kind == "unsubscribe":
+            msg = Unsubscribe()
+        elif kind == "auth":
+            if not isinstance(obj.get("token"), str):
+                raise ProtocolError("auth needs a \"token\" string", kind)
+            msg = Auth(obj["token"])
+        elif kind == "edit":
+            text = obj.get("text")
+            if not isinstance(text, str):
+                raise ProtocolError("edit needs a \"text\" string", kind)
+            msg = make_command("edit", text=text, value=field("duration"), source=source, received=received)
+        elif kind in ("strength", "tempo"):
+            msg = make_command(kind, value=field("value", "bpm") if kind == "tempo" else field("value", "strength"),
+                               source=source, received=received)
+        elif kind in ("undo", "reset", "tap", "status"):
+            msg = make_command(kind, source=source, received=received)
+        else:
+            raise ProtocolError(f"unknown message type {kind!r}")
+    except ProtocolError as exc:
+        exc.id = req_id  # the reply echoes the id whenever it could be read
+        raise
     return WsRequest(msg, req_id, token)
 
 
@@ -237,7 +291,7 @@ def reply_json(reply: Reply, request: str | None, req_id: str | int | None = Non
 
 
 def hello_message(*, control_needs_token: bool, authenticated: bool, subscription: Subscribe | None,
-                  control_refused: bool = False) -> dict:
+                  control_refused: bool = False, insecure: bool = False) -> dict:
     """The first WebSocket message: everything a client needs to build the skeleton."""
     return {
         "type": "hello",
@@ -252,6 +306,7 @@ def hello_message(*, control_needs_token: bool, authenticated: bool, subscriptio
         "subscription": None if subscription is None else {"format": subscription.format, "joints": subscription.joints},
         "control": "refused" if control_refused else "token" if control_needs_token else "open",
         "authenticated": authenticated,
+        **({"warning": "control is open to the network without a token (--insecure-no-token)"} if insecure else {}),
     }
 
 
@@ -519,6 +574,98 @@ class TokenBucket:
             self.tokens -= 1.0
             return True
         return False
+
+
+# ---- which Host and Origin names the HTTP/WebSocket server answers (docs/protocol.md section 3) ----
+
+WILDCARD_HOSTS = ("", "0.0.0.0", "::")
+
+
+def host_name(value: str | None) -> str | None:
+    """A Host header or an address -> its host name, lowercased, without port, brackets or a final
+    dot; None when it is missing or malformed."""
+    if value is None:
+        return None
+    value = value.strip().lower()
+    if not value or len(value) > 255 or any(c in value for c in "/@\\ \t?#"):
+        return None
+    if value.startswith("["):
+        end = value.find("]")
+        if end < 0 or (value[end + 1:] and not value[end + 1:].startswith(":")):
+            return None
+        name = value[1:end]
+    elif value.count(":") == 1:
+        name, _, port = value.partition(":")
+        if port and not port.isdigit():
+            return None
+    elif value.count(":") > 1:
+        name = value  # a bare IPv6 address (not valid in a Host header, fine as a bound address)
+    else:
+        name = value
+    name = name.rstrip(".")
+    return name or None
+
+
+def is_loopback(name: str | None) -> bool:
+    """`localhost`, `*.localhost` and loopback IP addresses."""
+    if not name:
+        return False
+    name = name.lower().rstrip(".").strip("[]")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+class HostPolicy:
+    """The names this server answers to: loopback names, the address it is bound to, the address a
+    connection arrived at, and `--allow-host` names (".example.com" allows it and its subdomains,
+    "*" allows any name). A request whose Host is anything else is refused: a DNS-rebinding page
+    (attacker.example resolving to 127.0.0.1) sends its own name as Host. A browser's Origin is
+    checked against the same list, never against the Host header the page itself chose."""
+
+    def __init__(self, bound: str = "127.0.0.1", extra: Sequence[str] = ()) -> None:
+        self.bound = host_name(bound) if bound not in WILDCARD_HOSTS else None
+        self.any = False
+        self.names: set[str] = set()
+        self.suffixes: list[str] = []
+        for item in extra:
+            for part in str(item).split(","):
+                part = part.strip().lower()
+                if part == "*":
+                    self.any = True
+                elif part.startswith("."):
+                    self.suffixes.append(part.rstrip("."))
+                elif host_name(part):
+                    self.names.add(host_name(part))  # type: ignore[arg-type]
+
+    def allows(self, name: str | None, local_ip: str | None = None) -> bool:
+        """Whether host name `name` (from host_name()) is one this server answers to."""
+        if not name:
+            return False
+        if self.any or is_loopback(name) or name == self.bound or name in self.names:
+            return True
+        if local_ip and name in (local_ip.lower(), local_ip.lower().removeprefix("::ffff:")):
+            return True
+        return any(name.endswith(suffix) or name == suffix[1:] for suffix in self.suffixes)
+
+    def host_ok(self, header: str | None, local_ip: str | None = None) -> bool:
+        return self.allows(host_name(header), local_ip)
+
+    def origin_ok(self, origin: str | None, local_ip: str | None = None) -> bool:
+        """True for no Origin (not a browser) and for an http(s) origin whose host is allowed."""
+        if origin is None:
+            return True
+        try:
+            parts = urllib.parse.urlsplit(origin.strip())
+            name = parts.hostname
+        except ValueError:
+            return False
+        if parts.scheme not in ("http", "https") or not name:
+            return False  # "null" (a file or sandboxed page), other schemes
+        return self.allows(name.rstrip("."), local_ip)
 
 
 class LogLimiter:

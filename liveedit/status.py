@@ -23,6 +23,10 @@ def format_status(s: dict) -> str:
     ]
     if s.get("held_frames"):
         parts.append(f"held {s['held_frames']}")
+    if s.get("edits_failed"):
+        parts.append(f"edits failed {s['edits_failed']}")
+    if s.get("warnings"):
+        parts.append("INSECURE: control open to the network, no token")
     return " | ".join(parts)
 
 

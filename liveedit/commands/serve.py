@@ -25,7 +25,8 @@ _OPTIONS: list[tuple[str, str, Any, Any, str]] = [
      "file (.wav/.flac/.mp3...) played in real time. 'none' runs on the monotonic clock with tempo "
      "from MIDI clock, /tempo or /tap only"),
     ("--host", "LIVEEDIT_HOST", "127.0.0.1", str,
-     "address the HTTP/WebSocket and OSC servers bind to (0.0.0.0 exposes them to the network: use --token)"),
+     "address the HTTP/WebSocket and OSC servers bind to; any address other than a loopback one "
+     "(e.g. 0.0.0.0, the whole network) needs --token or --insecure-no-token"),
     ("--port", "LIVEEDIT_PORT", 8765, int, "HTTP (viewer at /) and WebSocket (/ws) port"),
     ("--osc-port", "LIVEEDIT_OSC_PORT", 9000, int, "OSC control input, UDP (0 = off)"),
     ("--osc-reply-port", "LIVEEDIT_OSC_REPLY_PORT", 0, int,
@@ -52,7 +53,10 @@ _FLAGS = [("--vmc", "LIVEEDIT_VMC", "also send the pose over the VMC protocol (U
           ("--no-status", "LIVEEDIT_NO_STATUS", "no one-line status display"),
           ("--aubio", "LIVEEDIT_AUBIO", "also feed aubio's causal beat tracker to the beat grid as hints "
                                         "(off by default: it lowered beat F-measure on the rendered songs)"),
-          ("--random-model", "LIVEEDIT_RANDOM_MODEL", "use a tiny random model (development) instead of a checkpoint")]
+          ("--random-model", "LIVEEDIT_RANDOM_MODEL", "use a tiny random model (development) instead of a checkpoint"),
+          ("--insecure-no-token", "LIVEEDIT_INSECURE_NO_TOKEN",
+           "allow a non-loopback --host without --token: anyone on the network may then steer the engine "
+           "(a warning is printed at start-up and shown in the status)")]
 
 
 def _env_default(env: str, default: Any, typ: Any) -> Any:
@@ -80,6 +84,13 @@ def register(subparsers) -> None:
         p.add_argument(flag, default=_env_default(env, default, typ), type=typ, help=f"{help_} [{env}]")
     for flag, env, help_ in _FLAGS:
         p.add_argument(flag, action="store_true", default=_truthy(env), help=f"{help_} [{env}]")
+    env_hosts = [h for h in os.environ.get("LIVEEDIT_ALLOW_HOST", "").split(",") if h.strip()]
+    p.add_argument("--allow-host", action="append", default=None, metavar="NAME",
+                   help="also answer HTTP/WebSocket requests for this Host name (repeatable or comma-separated; "
+                        "'.example.com' allows it and its subdomains; '*' allows any name, e.g. behind a proxy "
+                        "that checks names itself). Loopback names and the bound address are always allowed; "
+                        f"any other name is refused, which stops DNS rebinding [LIVEEDIT_ALLOW_HOST={','.join(env_hosts)}]")
+    p.set_defaults(env_allow_host=env_hosts)
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     p.set_defaults(func=run)
 
@@ -108,8 +119,33 @@ def load_model(checkpoint: str | None, random_model: bool = False):
         return DanceModel.tiny_random()
 
 
+INSECURE_WARNING = ("WARNING: --host %s without --token (--insecure-no-token): anyone who can reach this "
+                    "machine may steer the engine over OSC and WebSocket")
+
+
+def check_exposure(host: str, token: str | None, insecure: bool) -> str | None:
+    """An error line when a non-loopback bind has no token and no explicit --insecure-no-token."""
+    from liveedit.protocol import is_loopback  # noqa: PLC0415
+
+    if is_loopback(host) or token or insecure:
+        return None
+    return (f"liveedit serve: --host {host} exposes control to the network; give --token SECRET "
+            "(clients then send it: OSC /auth, WebSocket ?token=) or, on a network you trust, "
+            "--insecure-no-token")
+
+
 async def _serve(args) -> int:
     from liveedit.engine import Engine, EngineConfig  # noqa: PLC0415
+    from liveedit.protocol import is_loopback  # noqa: PLC0415
+
+    problem = check_exposure(args.host, args.token, args.insecure_no_token)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    insecure = not args.token and not is_loopback(args.host)
+    if insecure:
+        log.warning(INSECURE_WARNING, args.host)
+    allow_hosts = list(args.allow_host if args.allow_host is not None else args.env_allow_host)
 
     model = load_model(args.checkpoint, args.random_model)
 
@@ -133,6 +169,8 @@ async def _serve(args) -> int:
     cfg = EngineConfig(steps=args.steps, strength=args.strength, hop=args.hop, context=args.context, use_aubio=args.aubio,
                        torch_threads=args.threads or None)
     engine = Engine(model, audio, [], cfg, status_line=not args.no_status)
+    if insecure:
+        engine.warnings.append(INSECURE_WARNING % args.host)
     inputs: list[Any] = []
 
     def optional(what: str, build):
@@ -144,7 +182,8 @@ async def _serve(args) -> int:
 
     def ws():
         from liveedit.io.ws import WebSocketServer  # noqa: PLC0415
-        return WebSocketServer(engine, args.host, args.port, token=args.token)
+        return WebSocketServer(engine, args.host, args.port, token=args.token, allow_hosts=allow_hosts,
+                               insecure=insecure)
 
     server = optional("WebSocket server", ws)
     if server is not None:

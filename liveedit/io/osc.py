@@ -87,6 +87,7 @@ class OscControlServer:
         self.global_burst = global_burst if global_burst is not None else 2 * burst
         self._global = proto.TokenBucket(self.global_rate, self.global_burst)
         self._log_limit = proto.LogLimiter(LOG_INTERVAL, MAX_SENDERS)
+        self._log_all = proto.LogLimiter(LOG_INTERVAL, 1, burst=20)   # and 20 lines for all senders
 
     @property
     def address(self) -> tuple[str, int]:
@@ -208,8 +209,9 @@ class OscControlServer:
 
     def _error(self, client: tuple[str, int], kind: str, message: str) -> None:
         self.errors += 1
-        left_out = self._log_limit.check(client[0], self.clock())
-        if left_out is not None:
+        now = self.clock()
+        left_out = self._log_limit.check(client[0], now)
+        if left_out is not None and self._log_all.check("*", now) is not None:
             more = f" ({left_out} more from this address not logged)" if left_out else ""
             log.warning("osc from %s:%s: %s%s", client[0], client[1], message[:300], more)
         self._send_reply(client, kind, Reply(False, message))

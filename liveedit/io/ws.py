@@ -87,21 +87,12 @@ def resolve_static(root: Path, url_path: str) -> Path | None:
     return target
 
 
-LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
-
-
-def _local_origin(request: Request | None) -> bool:
-    """True for non-browser clients (no Origin header), pages served by this server (same host),
-    and pages served from this machine (a localhost origin)."""
-    if request is None:
-        return True
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return True
-    parts = urllib.parse.urlsplit(origin)
-    if parts.netloc and parts.netloc == request.headers.get("Host"):
-        return True
-    return (parts.hostname or "") in LOCAL_HOSTS
+def _local_ip(connection: ServerConnection) -> str | None:
+    """The address this connection arrived at (the server's side of it)."""
+    try:
+        return connection.transport.get_extra_info("sockname")[0]
+    except Exception:
+        return None
 
 
 def _http(status: int, reason: str, body: bytes, ctype: str, extra: dict[str, str] | None = None) -> Response:
@@ -144,9 +135,14 @@ class WebSocketServer:
     name = "websocket"
 
     def __init__(self, engine: Engine, host: str = "127.0.0.1", port: int = 8765, *, token: str | None = None,
-                 web_root: Path | str | None = None, clock=time.perf_counter) -> None:
+                 web_root: Path | str | None = None, allow_hosts: tuple[str, ...] | list[str] = (),
+                 insecure: bool = False, clock=time.perf_counter) -> None:
         self.engine = engine
         self.host, self.port = host, port
+        self.hosts = proto.HostPolicy(host, allow_hosts)
+        self.insecure = insecure  # control open to the network without a token (--insecure-no-token)
+        self._log_limit = proto.LogLimiter(10.0, 1024)
+        self.hosts_refused = 0
         self.token = token or None
         self.web_root = Path(web_root) if web_root is not None else WEB_ROOT
         self.clock = clock
@@ -198,6 +194,16 @@ class WebSocketServer:
     # ---- HTTP ----
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        hosts = request.headers.get_all("Host")
+        host = hosts[0] if len(hosts) == 1 else None   # none or several: refused
+        if not self.hosts.host_ok(host, _local_ip(connection)):
+            # DNS rebinding: a page on attacker.example (resolving to this machine) sends its own name.
+            self.hosts_refused += 1
+            self._warn(("host", connection.remote_address[0] if connection.remote_address else "?"),
+                       "refused a request for Host %r from %s (allowed: loopback names, the bound address; "
+                       "more with --allow-host)", ", ".join(hosts)[:100], connection.remote_address)
+            return _http(403, "Forbidden", b"this server does not answer to that Host name; "
+                         b"start it with --allow-host NAME to allow it\n", "text/plain; charset=utf-8")
         path = request.path.split("?", 1)[0]
         if path == "/ws":
             if len(self._clients) >= MAX_CLIENTS:
@@ -228,7 +234,9 @@ class WebSocketServer:
 
     async def _handler(self, ws: ServerConnection) -> None:
         client = _Client(next(self._ids), ws, authed=self._token_ok(self._query_token(ws)))
-        if self.token is None and not _local_origin(ws.request):
+        origins = ws.request.headers.get_all("Origin") if ws.request is not None else []
+        foreign = len(origins) > 1 or (len(origins) == 1 and not self.hosts.origin_ok(origins[0], _local_ip(ws)))
+        if self.token is None and foreign:
             # A web page from another site open in the user's browser may connect to a server on
             # 127.0.0.1; it may watch the stream but not steer the engine unless a token is set.
             client.authed = False
@@ -242,7 +250,7 @@ class WebSocketServer:
         self._clients[client.id] = client
         self._queue_control(client, proto.json_dumps(proto.hello_message(
             control_needs_token=self.token is not None, authenticated=client.authed,
-            subscription=client.subscription, control_refused=client.foreign_origin)))
+            subscription=client.subscription, control_refused=client.foreign_origin, insecure=self.insecure)))
         writer = asyncio.create_task(self._writer(client))
         log.info("websocket client %d connected from %s", client.id, ws.remote_address)
         try:
@@ -281,6 +289,12 @@ class WebSocketServer:
         except ConnectionClosed:
             pass
 
+    def _warn(self, key: Any, fmt: str, *args: Any) -> None:
+        """A warning, at most once every 10 s per key (a client, or a peer address)."""
+        left_out = self._log_limit.check(key, self.clock())
+        if left_out is not None:
+            log.warning(fmt + (f" ({left_out} similar lines left out)" if left_out else ""), *args)
+
     def _queue_control(self, client: _Client, msg: str) -> None:
         if len(client.control) >= CONTROL_QUEUE:
             # A client that does not read its replies: stop serving it rather than buffer forever.
@@ -316,8 +330,8 @@ class WebSocketServer:
             req = proto.parse_ws_message(message, source=f"ws:{client.id}", received=now)
         except proto.ProtocolError as exc:
             self.errors += 1
-            log.warning("websocket client %d: %s", client.id, exc)
-            self._reply(client, Reply(False, str(exc)), exc.kind)
+            self._warn(("client", client.id), "websocket client %d: %s", client.id, str(exc)[:300])
+            self._reply(client, Reply(False, str(exc)), exc.kind, exc.id)
             return
         msg = req.message
         if isinstance(msg, proto.Subscribe):
@@ -339,7 +353,7 @@ class WebSocketServer:
                 client.authed = True
                 self._reply(client, Reply(True, "authorised"), "auth", req.id)
             else:
-                log.warning("websocket client %d: wrong token", client.id)
+                self._warn(("client", client.id), "websocket client %d: wrong token", client.id)
                 self._reply(client, Reply(False, "wrong token"), "auth", req.id)
             return
         if client.foreign_origin:
