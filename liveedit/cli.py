@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "history",   # offline: list / restore the iterations stored in a dance file
     "export",    # offline: BVH / glTF
     "render",    # offline: mp4 / gif
+    "beats",     # the beats the live tracker finds in a song
     "corpus",    # training data: the procedural corpus
     "train",     # training: both stages (same as python training/train.py)
     "eval",      # evaluation tables

@@ -78,3 +78,37 @@ class LiveBeatTracker:
                 self.grid.observe_beat(self.offset + b)
         times, values = self.env.process(samples)
         self.grid.observe_onsets(times + self.offset, values, now)
+
+
+def live_beats(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, *, use_aubio: bool = False,
+               block: int = 154, fps: int = 30) -> list[dict]:
+    """The beats the live engine would emit for a recording, with its bar count and tempo.
+
+    audio: (n,) float mono at 15360 Hz. The audio is fed to `LiveBeatTracker` in blocks of `block`
+    samples (the engine reads its audio source every 10 ms: 154 samples), and beats are taken from
+    the grid on the 30 fps output clock exactly as `LiveCore.tick` does (a beat is emitted once the
+    clock has passed it, at the time the grid then predicted). Each beat: `t` (s), `beat` (the
+    engine's running beat count), `downbeat` (the count is on a bar line: what clients and the viewer
+    show as beat 1 of 4), `bpm` and `source` (what drove the grid) at that moment.
+    """
+    from liveedit.core.beats import BeatEmitter  # noqa: PLC0415
+
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    grid = BeatGrid()
+    tracker = LiveBeatTracker(grid, sample_rate, use_aubio=use_aubio)
+    emitter = BeatEmitter()
+    out: list[dict] = []
+    fed = 0
+    n_frames = int(audio.size / sample_rate * fps)
+    for idx in range(n_frames + 1):
+        t = idx / fps
+        end = min(audio.size, int(round(t * sample_rate)))
+        while fed < end:
+            tracker.process(audio[fed:min(end, fed + block)])
+            fed = min(end, fed + block)
+        if grid.locked or grid.source != "default":
+            for b in emitter.advance(grid, t):
+                n = int(round(grid.beat_at(b)))
+                out.append({"t": round(float(b), 4), "beat": n, "downbeat": n % grid.beats_per_bar == 0,
+                            "bpm": round(grid.bpm, 2), "source": grid.source})
+    return out
