@@ -136,13 +136,15 @@ class WebSocketServer:
 
     def __init__(self, engine: Engine, host: str = "127.0.0.1", port: int = 8765, *, token: str | None = None,
                  web_root: Path | str | None = None, allow_hosts: tuple[str, ...] | list[str] = (),
-                 insecure: bool = False, clock=time.perf_counter) -> None:
+                 insecure: bool = False, rate: float = 20.0, burst: float = 40.0,
+                 clock=time.perf_counter) -> None:
         self.engine = engine
         self.host, self.port = host, port
         self.hosts = proto.HostPolicy(host, allow_hosts)
         self.insecure = insecure  # control open to the network without a token (--insecure-no-token)
         self._log_limit = proto.LogLimiter(10.0, 1024)
         self.hosts_refused = 0
+        self.rate, self.burst = rate, burst   # control messages a second per client, and its bursts
         self.token = token or None
         self.web_root = Path(web_root) if web_root is not None else WEB_ROOT
         self.clock = clock
@@ -233,7 +235,8 @@ class WebSocketServer:
         return self.token is None or (token is not None and hmac.compare_digest(token.encode(), self.token.encode()))
 
     async def _handler(self, ws: ServerConnection) -> None:
-        client = _Client(next(self._ids), ws, authed=self._token_ok(self._query_token(ws)))
+        client = _Client(next(self._ids), ws, authed=self._token_ok(self._query_token(ws)),
+                         bucket=proto.TokenBucket(self.rate, self.burst))
         origins = ws.request.headers.get_all("Origin") if ws.request is not None else []
         foreign = len(origins) > 1 or (len(origins) == 1 and not self.hosts.origin_ok(origins[0], _local_ip(ws)))
         if self.token is None and foreign:
@@ -324,7 +327,7 @@ class WebSocketServer:
             if now - client.last_limit_reply >= 1.0:
                 client.last_limit_reply = now
                 log.warning("websocket client %d over the rate limit", client.id)
-                self._reply(client, Reply(False, "rate limit: at most 20 messages a second; message dropped"), None)
+                self._reply(client, Reply(False, f"rate limit: at most {self.rate:g} messages a second; message dropped"), None)
             return
         try:
             req = proto.parse_ws_message(message, source=f"ws:{client.id}", received=now)

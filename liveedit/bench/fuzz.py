@@ -1,0 +1,324 @@
+"""Seeded fuzz of the live control inputs: random OSC datagrams and WebSocket messages against a running engine.
+
+The engine (fake model, no audio) runs with its OSC control server and WebSocket server on
+127.0.0.1. One UDP peer sends malformed and valid OSC datagrams, one WebSocket client sends
+malformed and valid JSON messages (rate limits raised so that every message is processed), and a
+viewer counts the frames it receives. Reported: control messages sent and answered (each should be
+answered exactly once), frame rate and longest gap at the viewer, log lines, log bytes a minute and
+tracebacks, and how long the engine took to stop. Targets (issue 16): 0 unanswered, 0 tracebacks,
+>= 28 fps, max gap <= 150 ms, log growth <= 100 KB a minute, stop within 2 s.
+
+The generators (`osc_datagrams`, `ws_messages`) and `run_fuzz` are also used by the test suite with
+a few hundred messages.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import random
+import struct
+import time
+from typing import Any
+
+from liveedit import protocol as proto
+from liveedit.core import oscwire
+
+TARGETS = {"fps": 28.0, "max_gap_ms": 150.0, "log_kb_per_min": 100.0, "stop_s": 2.0}
+
+_BUNDLE_NOW = b"#bundle\x00" + b"\x00" * 7 + b"\x01"
+
+
+def _osc_string(raw: bytes) -> bytes:
+    raw += b"\x00"
+    return raw + b"\x00" * (-len(raw) % 4)
+
+
+def _base_datagrams(rng: random.Random) -> list[bytes]:
+    msg = proto.encode_osc_message
+    words = ["swing arms wider", "jump", "x" * 250, "arms \u00e9 up", ""]
+    valid = [
+        msg("/edit", [rng.choice(words)]), msg("/edit", [rng.choice(words), rng.choice([4, 8.0, 1e-45, -3, 2000])]),
+        msg("/liveedit/edit", ["spin", "around", 2]), msg("/undo", []), msg("/reset", []), msg("/tap", []),
+        msg("/status", []), msg("/strength", [rng.choice([0.0, 2.5, 11.0, -1, 1e-45])]),
+        msg("/tempo", [rng.choice([120, 0, 19.0, 301, 1e30])]), msg("/auth", ["nope"]), msg("/dance", ["x"]),
+        msg("/*", []), msg("/edit", []),
+    ]
+    raw = [
+        _BUNDLE_NOW + struct.pack(">i", -4),                                   # issue 16: hung python-osc
+        b"/status\x00," + b"x" * 4080 + b"\x00" * 3,                          # issue 16: warning per tag
+        b"/edit\x00\x00\x00,s\x00\x00\xff\xfe\x00\x00",                         # invalid UTF-8
+        b"/tempo\x00\x00,h\x00\x00" + struct.pack(">q", rng.choice([2 ** 63 - 1, -(2 ** 63)])),
+        b"/strength\x00\x00\x00,d\x00\x00" + struct.pack(">d", rng.choice([float("nan"), float("inf"), 5e-324])),
+        b"/edit\x00\x00\x00,sb\x00" + _osc_string(b"blob") + struct.pack(">i", 2 ** 31 - 1),
+        _osc_string(b"/edit") + _osc_string(b",s") + _osc_string("arms \ud800 up".encode("utf-8", "surrogatepass")),
+        rng.randbytes(rng.choice([4, 16, 64, 512])),
+    ]
+    bundles = [proto.encode_osc_bundle(rng.sample(valid, k=rng.randint(1, 4))) for _ in range(3)]
+    nested = valid[5]
+    for _ in range(rng.randint(1, 7)):
+        nested = _BUNDLE_NOW + struct.pack(">i", len(nested)) + nested
+    return valid + raw + bundles + [nested, proto.encode_osc_bundle([valid[5]] * 20)]
+
+
+def _mutate(rng: random.Random, data: bytes) -> bytes:
+    b = bytearray(data)
+    for _ in range(rng.randint(1, 4)):
+        op = rng.random()
+        pos = rng.randrange(len(b) + 1)
+        if op < 0.35 and b:
+            b[min(pos, len(b) - 1)] = rng.randrange(256)
+        elif op < 0.55:
+            b[pos:pos] = rng.randbytes(rng.choice([1, 4, 8]))
+        elif op < 0.75:
+            del b[pos:pos + rng.choice([1, 4, 8])]
+        elif len(b) >= 4:  # a random 32-bit field (sizes, counts): 0, negative, huge, off by a few
+            pos = min(pos, len(b) - 4) // 4 * 4
+            b[pos:pos + 4] = struct.pack(">i", rng.choice([0, -4, -1, 3, 2 ** 31 - 1, len(b), len(b) + 4]))
+    return bytes(b[: proto.MAX_OSC_PACKET + 64])
+
+
+def osc_datagrams(seed: int, n: int) -> list[bytes]:
+    """`n` datagrams: about a third valid or known-bad shapes as they are, the rest mutated."""
+    rng = random.Random(seed)
+    out = []
+    while len(out) < n:
+        base = _base_datagrams(rng)
+        for data in rng.sample(base, k=min(len(base), n - len(out))):
+            data = data if rng.random() < 0.35 else _mutate(rng, data)
+            out.append(data or b"\x00" * 4)  # asyncio does not send an empty datagram at all
+    return out
+
+
+def expected_osc_replies(data: bytes, max_messages: int = 16) -> int:
+    """Replies the server owes a datagram: one per message it holds, or one for the whole datagram."""
+    if len(data) > proto.MAX_OSC_PACKET:
+        return 1
+    try:
+        return len(oscwire.decode_packet(data, max_messages=max_messages))
+    except oscwire.OscDecodeError:
+        return 1
+
+
+_WS_VALUES: list[str] = [
+    "0", "-1", "2.5", "1e-45", "5e-324", "1e308", "1e400", "-0.0", "1" + "0" * 400, "1" + "0" * 5000,
+    "9" * 60, "NaN", "-Infinity", "true", "null", '""', '"x"', '"arms \\ud800 up"', '"\\udfff"', '"\\u0000\\u202e"',
+    '"' + "y" * 300 + '"', "[]", "{}", "[1,[2,[3]]]", '{"a":{"b":1}}', '"auto"',
+]
+_WS_TYPES = ["edit", "undo", "reset", "strength", "tempo", "tap", "status", "subscribe", "unsubscribe", "auth",
+             "dance", "", "EDIT"]
+_WS_FIELDS = ["text", "duration", "value", "bpm", "strength", "format", "joints", "token", "id", "type"]
+
+
+def ws_messages(seed: int, n: int) -> list[str | bytes]:
+    """`n` WebSocket messages: JSON objects with random types and field values, broken JSON, binary."""
+    rng = random.Random(seed)
+    out: list[str | bytes] = []
+    for _ in range(n):
+        r = rng.random()
+        if r < 0.75:
+            parts = [f'"type":{json.dumps(rng.choice(_WS_TYPES))}']
+            for _ in range(rng.randint(0, 3)):
+                parts.append(f'{json.dumps(rng.choice(_WS_FIELDS))}:{rng.choice(_WS_VALUES)}')
+            if rng.random() < 0.5:
+                parts.append(f'"text":{rng.choice(_WS_VALUES[16:21])}')
+            rng.shuffle(parts)
+            out.append("{" + ",".join(parts) + "}")
+        elif r < 0.85:
+            text = json.dumps({"type": rng.choice(_WS_TYPES[:7]), "text": "spin", "value": 2})
+            out.append(text[: rng.randrange(len(text))])
+        elif r < 0.9:
+            out.append(rng.choice(["[" * 5000, "{" * 3000, '"just a string"', "42", "null", "\u00e9\u00e9"]))
+        elif r < 0.95:
+            out.append(rng.randbytes(rng.randint(0, 64)))
+        else:
+            out.append(json.dumps({"type": "tap", "id": rng.choice([1, "abc", None, 1.5, [1], True])}))
+    return out
+
+
+class _LogMeter(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines = 0
+        self.bytes = 0
+        self.tracebacks = 0
+        self.errors = 0
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines += 1
+        self.bytes += len(self.format(record)) + 1
+        self.tracebacks += record.exc_info is not None
+        self.errors += record.levelno >= logging.ERROR
+
+
+class _Udp(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.replies = 0
+        self.event = asyncio.Event()
+
+    def datagram_received(self, data, addr) -> None:
+        self.replies += 1
+        self.event.set()
+
+
+async def _wait_for(cond, timeout: float) -> bool:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not cond():
+        if loop.time() > end:
+            return False
+        await asyncio.sleep(0.002)
+    return True
+
+
+async def run_fuzz(seed: int = 16, n_osc: int = 300, n_ws: int = 300, *, log_level: int = logging.INFO) -> dict[str, Any]:
+    """Start an engine with both control servers, fuzz them, stop it; -> the figures (see the module doc)."""
+    from websockets.asyncio.client import connect  # noqa: PLC0415
+
+    from liveedit.core.fakemodel import FakeModel  # noqa: PLC0415
+    from liveedit.engine import Engine, EngineConfig  # noqa: PLC0415
+    from liveedit.io.osc import OscControlServer  # noqa: PLC0415
+    from liveedit.io.ws import WebSocketServer  # noqa: PLC0415
+
+    meter = _LogMeter()
+    root = logging.getLogger("liveedit")
+    old_level = root.level
+    root.addHandler(meter)
+    root.setLevel(log_level)
+    engine = Engine(FakeModel(delay_s=0.02), None, [], EngineConfig(initial_latency_s=0.2))
+    ws = WebSocketServer(engine, "127.0.0.1", 0, rate=1e9, burst=1e9)
+    engine.add_sink(ws)
+    osc = OscControlServer(engine, "127.0.0.1", 0, rate=1e9, burst=1e9, global_rate=1e9, global_burst=1e9)
+    out: dict[str, Any] = {"seed": seed}
+    loop = asyncio.get_running_loop()
+    try:
+        await engine.start()
+        await osc.start()
+        host, port = ws.address
+        frame_times: list[float] = []
+
+        async def viewer(ready: asyncio.Event, done: asyncio.Event) -> None:
+            async with connect(f"ws://{host}:{port}/ws", max_size=2 ** 22) as c:
+                ready.set()
+                while not done.is_set():
+                    try:
+                        msg = await asyncio.wait_for(c.recv(), 0.5)
+                    except asyncio.TimeoutError:
+                        continue
+                    if isinstance(msg, str) and msg.startswith('{"type":"frame"'):
+                        frame_times.append(time.perf_counter())
+
+        ready, done = asyncio.Event(), asyncio.Event()
+        viewer_task = asyncio.create_task(viewer(ready, done))
+        await asyncio.wait_for(ready.wait(), 10)
+        await asyncio.sleep(0.5)
+        t_start = time.perf_counter()
+
+        # ---- OSC: send in small groups, wait until each group is answered ----
+        datagrams = osc_datagrams(seed, n_osc)
+        transport, peer = await loop.create_datagram_endpoint(_Udp, local_addr=("127.0.0.1", 0),
+                                                              remote_addr=osc.address)
+        expected = 0
+        unanswered_groups = 0
+        for i in range(0, len(datagrams), 8):
+            group = datagrams[i:i + 8]
+            for d in group:
+                transport.sendto(d)
+                expected += expected_osc_replies(d)
+            if not await _wait_for(lambda: peer.replies >= expected, 5.0):
+                unanswered_groups += 1
+                peer.replies = expected  # count the shortfall once, carry on
+        await asyncio.sleep(0.3)
+        out.update(osc_sent=len(datagrams), osc_replies_expected=expected,
+                   osc_replies_extra=max(0, peer.replies - expected), osc_unanswered_groups=unanswered_groups)
+        transport.close()
+
+        # ---- WebSocket: one reply per message ----
+        messages = ws_messages(seed, n_ws)
+        replies = 0
+        closed = None
+        async with connect(f"ws://{host}:{port}/ws", max_size=2 ** 22) as c:
+            await c.send('{"type":"unsubscribe"}')
+
+            async def reader() -> None:
+                nonlocal replies
+                async for m in c:
+                    if isinstance(m, str) and m.startswith('{"type":"reply"'):
+                        replies += 1
+
+            rt = asyncio.create_task(reader())
+            try:
+                for i in range(0, len(messages), 8):
+                    for m in messages[i:i + 8]:
+                        await c.send(m)
+                    if not await _wait_for(lambda: replies >= min(i + 8, len(messages)) + 1, 5.0):
+                        break
+                await asyncio.sleep(0.3)
+            finally:
+                rt.cancel()
+                try:
+                    await rt
+                except (asyncio.CancelledError, Exception) as exc:
+                    closed = None if isinstance(exc, asyncio.CancelledError) else repr(exc)
+        out.update(ws_sent=len(messages), ws_replies=replies - 1, ws_closed=closed)
+
+        elapsed = time.perf_counter() - t_start
+        done.set()
+        await viewer_task
+        ft = [t for t in frame_times if t >= t_start]
+        gaps = [b - a for a, b in zip(ft, ft[1:])]
+        out.update(seconds=round(elapsed, 2), frames=len(ft),
+                   fps=round((len(ft) - 1) / (ft[-1] - ft[0]), 2) if len(ft) > 1 else 0.0,
+                   max_gap_ms=round(1000 * max(gaps), 1) if gaps else None)
+        # the server still answers after the fuzz
+        async with connect(f"ws://{host}:{port}/ws") as c:
+            await c.send('{"type":"status","id":"after"}')
+            while True:
+                m = json.loads(await asyncio.wait_for(c.recv(), 5))
+                if m.get("type") == "reply":
+                    out["status_after"] = m["ok"] and m["id"] == "after"
+                    break
+    finally:
+        t0 = time.perf_counter()
+        await osc.stop()
+        await engine.stop()
+        out["stop_s"] = round(time.perf_counter() - t0, 2)
+        root.removeHandler(meter)
+        root.setLevel(old_level)
+    minutes = max(out.get("seconds", 0.0), 1e-9) / 60
+    out.update(log_lines=meter.lines, log_kb_per_min=round(meter.bytes / 1024 / minutes, 1),
+               tracebacks=meter.tracebacks, log_errors=meter.errors)
+    return out
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=16)
+    p.add_argument("--osc", type=int, default=5000, help="OSC datagrams to send")
+    p.add_argument("--ws", type=int, default=5000, help="WebSocket messages to send")
+
+
+def run(args) -> int:
+    r = asyncio.run(run_fuzz(args.seed, args.osc, args.ws))
+    unanswered = (r["osc_unanswered_groups"] > 0) + (r["ws_replies"] != r["ws_sent"])
+    rows = [
+        ("OSC datagrams sent", r["osc_sent"], ""),
+        ("OSC replies owed / extra", f"{r['osc_replies_expected']} / {r['osc_replies_extra']}", "extra 0"),
+        ("OSC groups left unanswered", r["osc_unanswered_groups"], "0"),
+        ("WebSocket messages / replies", f"{r['ws_sent']} / {r['ws_replies']}", "equal"),
+        ("viewer fps", r["fps"], f">= {TARGETS['fps']:g}"),
+        ("viewer max gap (ms)", r["max_gap_ms"], f"<= {TARGETS['max_gap_ms']:g}"),
+        ("log (KB a minute)", r["log_kb_per_min"], f"<= {TARGETS['log_kb_per_min']:g}"),
+        ("tracebacks in the log", r["tracebacks"], "0"),
+        ("stop (s)", r["stop_s"], f"<= {TARGETS['stop_s']:g}"),
+        ("fuzz time (s)", r["seconds"], ""),
+    ]
+    print(f"liveedit bench fuzz (seed {r['seed']})")
+    for name, value, goal in rows:
+        print(f"  {name:32s} {str(value):>14s}   {goal}")
+    ok = (not unanswered and r["osc_replies_extra"] == 0 and r["tracebacks"] == 0 and r.get("status_after")
+          and r["fps"] >= TARGETS["fps"] and (r["max_gap_ms"] or 0) <= TARGETS["max_gap_ms"]
+          and r["log_kb_per_min"] <= TARGETS["log_kb_per_min"] and r["stop_s"] <= TARGETS["stop_s"])
+    print("all targets met" if ok else "some targets missed")
+    return 0 if ok else 1
