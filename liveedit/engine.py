@@ -443,6 +443,13 @@ class Engine:
             "model": getattr(self.model, "name", type(self.model).__name__),
             "sinks": [getattr(s_, "name", type(s_).__name__) for s_ in self.sinks],
         })
+        if self.grid.switches:   # the latest change of what drives the beat (audio, midi, link, ...)
+            t, old, new = self.grid.switches[-1]
+            s["beat_switch"] = {"t": round(t, 3), "from": old, "to": new}
+        for sink in self.sinks:   # outputs with a state of their own (e.g. Ableton Link peers)
+            extra = getattr(sink, "status", None)
+            if callable(extra):
+                s.update(extra())
         if self.warnings:
             s["warnings"] = list(self.warnings)
         return s

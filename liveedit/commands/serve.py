@@ -53,6 +53,9 @@ _FLAGS = [("--vmc", "LIVEEDIT_VMC", "also send the pose over the VMC protocol (U
           ("--no-status", "LIVEEDIT_NO_STATUS", "no one-line status display"),
           ("--aubio", "LIVEEDIT_AUBIO", "also feed aubio's causal beat tracker to the beat grid as hints "
                                         "(off by default: it lowered beat F-measure on the rendered songs)"),
+          ("--link", "LIVEEDIT_LINK", "join an Ableton Link session: its tempo and beat phase drive the dance when "
+                                      "other peers are there (MIDI clock still wins), and liveedit's own tempo and beat "
+                                      "drive the session otherwise (needs pip install 'liveedit[link]')"),
           ("--random-model", "LIVEEDIT_RANDOM_MODEL", "use a tiny random model (development) instead of a checkpoint"),
           ("--insecure-no-token", "LIVEEDIT_INSECURE_NO_TOKEN",
            "allow a non-loopback --host without --token: anyone on the network may then steer the engine "
@@ -219,6 +222,13 @@ async def _serve(args) -> int:
         s = optional("recorder", rec)
         if s is not None:
             engine.add_sink(s)
+    if args.link:
+        from liveedit.io.link import LinkClock, LinkUnavailable  # noqa: PLC0415
+        try:
+            engine.add_sink(LinkClock(engine))
+        except LinkUnavailable as exc:
+            print(f"liveedit serve: {exc}", file=sys.stderr)
+            return 2
     if args.midi_in or args.midi_map:
         def midi():
             from liveedit.io.midi import MidiInput, load_midi_map  # noqa: PLC0415

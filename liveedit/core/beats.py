@@ -184,13 +184,18 @@ class BeatGrid:
     CONFIRM = 2                # consistent analyses needed for the first lock
     SWITCH_AFTER = 3.0         # s a contradicting estimate must persist before a locked grid follows it
     MIDI_TIMEOUT = 1.0         # s without MIDI pulses before the grid falls back to audio/manual
+    LINK_TIMEOUT = 0.5         # s without Link updates before the grid falls back to audio/manual
+    SLEW = 0.1                 # beats per second at most that a clock switch moves the beat phase
+    LINK_GAIN = 0.3            # fraction of the Link phase error corrected per update
     TAP_RESET = 60.0 / TEMPO_RANGE[0]   # s between taps that starts a new tap sequence (slowest beat)
 
     def __init__(self, bpm: float = DEFAULT_BPM, beats_per_bar: int = 4, env_rate: float = ENV_RATE):
         self.beats_per_bar = beats_per_bar
         self.env_rate = env_rate
         self._state = GridState(60.0 / bpm, 0.0, 0, beats_per_bar)
-        self.source = "default"      # default | audio | manual | tap | midi
+        self._source = "default"     # default | audio | manual | tap | midi | link
+        self._clock_t = 0.0          # latest time an input was handed in (stamps source switches)
+        self.switches: deque[tuple[float, str, str]] = deque(maxlen=32)   # (t, from, to)
         self.locked = False
         self.confidence = 0.0
         # audio evidence
@@ -211,6 +216,19 @@ class BeatGrid:
         self._midi_count = 0
         self._midi_running = False
         self._midi_last = -math.inf
+        # Ableton Link
+        self._link_last = -math.inf
+
+    @property
+    def source(self) -> str:
+        """What drives the grid now: default | audio | manual | tap | midi | link."""
+        return self._source
+
+    @source.setter
+    def source(self, value: str) -> None:
+        if value != self._source:
+            self.switches.append((self._clock_t, self._source, value))
+            self._source = value
 
     # ------------------------------------------------------------------ queries
     def state(self, t: float | None = None) -> GridState:
@@ -244,10 +262,15 @@ class BeatGrid:
     def midi_active(self, t: float) -> bool:
         return self._midi_running and t - self._midi_last < self.MIDI_TIMEOUT
 
+    def link_active(self, t: float) -> bool:
+        """An Ableton Link session with other peers has updated the grid within LINK_TIMEOUT."""
+        return t - self._link_last < self.LINK_TIMEOUT
+
     # ------------------------------------------------------------------ re-anchoring helper
     def _set(self, period: float, beat_time: float, t: float) -> None:
         """New grid with `period` through a beat at `beat_time`, keeping the beat count continuous
         (the beat index at time t changes by less than half a beat)."""
+        self._clock_t = t
         old = self._state
         n_old = old.beat_at(beat_time)
         idx = int(round(n_old))
@@ -268,7 +291,7 @@ class BeatGrid:
         bpm = check_tempo(bpm)
         self._manual_period = 60.0 / bpm
         self._taps = []
-        if not self.midi_active(t):
+        if not self.midi_active(t) and not self.link_active(t):   # a Link session takes it as its tempo
             nxt = self._state.time_of_beat(round(self._state.beat_at(t)))
             self._set(self._manual_period, nxt, t)
             self.source = "manual"
@@ -282,6 +305,8 @@ class BeatGrid:
         if self.source in ("manual", "tap"):
             if self.midi_active(t):
                 self.source = "midi"
+            elif self.link_active(t):
+                self.source = "link"
             elif self._audio_locked:
                 self.source = "audio"
             else:
@@ -292,6 +317,11 @@ class BeatGrid:
     def manual(self) -> bool:
         """True while `/tempo` or tap tempo pins the period."""
         return self._manual_period is not None
+
+    @property
+    def manual_bpm(self) -> float | None:
+        """The tempo `/tempo` or tap tempo asked for (None when released)."""
+        return None if self._manual_period is None else 60.0 / self._manual_period
 
     def tap(self, t: float) -> None:
         """`/tap`: each tap is a beat; two or more taps set tempo (median interval) and phase.
@@ -305,6 +335,8 @@ class BeatGrid:
                 self._taps = [t]
                 check_tempo(60.0 / period, "tap tempo")
             self._manual_period = period
+            if self.link_active(t):
+                return          # a Link session takes it as its tempo (liveedit.io.link)
             self._set(period, t, t)
             self.source = "tap"
             self.locked = True
@@ -347,6 +379,45 @@ class BeatGrid:
         self.source = "midi"
         self.locked = True
         self.confidence = 1.0
+
+    # ------------------------------------------------------------------ Ableton Link
+    def link_update(self, t: float, link_beat: float, bpm: float) -> None:
+        """The Link session's beat (`link_beat` at time t) and tempo, from a session with other peers.
+
+        Link outranks audio, manual and tap tempo (MIDI clock, when it runs, outranks Link). The tempo
+        is taken at once; the beat phase moves toward the session's by at most SLEW beats a second,
+        so the dance never jumps: a half-beat offset is made up over five seconds. The running beat
+        count keeps its integer part (the session's bar count is not imposed).
+        """
+        if self.midi_active(t) or not TEMPO_RANGE[0] <= bpm <= TEMPO_RANGE[1]:
+            return
+        self._clock_t = t
+        dt = min(max(t - self._link_last, 0.0), 0.1) if self._link_last > -math.inf else 0.0
+        self._link_last = t
+        period = 60.0 / bpm
+        ours = self._state.beat_at(t)
+        err = (link_beat - ours + 0.5) % 1.0 - 0.5          # phase error in beats, in [-0.5, 0.5)
+        if self.source != "link":
+            self.source = "link"
+            self.locked = True
+            self.confidence = 1.0
+        # A third of the error each update (30 a second) averages out the jitter of reading the session
+        # clock on a loaded machine; the slew limit bounds how fast a large offset is made up.
+        step = max(-self.SLEW * dt, min(self.SLEW * dt, self.LINK_GAIN * err))
+        b = ours + step
+        k = math.floor(b)
+        self._state = GridState(period, t - (b - k) * period, k, self.beats_per_bar)
+
+    def link_phase_error(self, t: float, link_beat: float) -> float:
+        """(session beat - grid beat) at t, wrapped to [-0.5, 0.5) beats."""
+        return (link_beat - self._state.beat_at(t) + 0.5) % 1.0 - 0.5
+
+    def link_lost(self, t: float) -> None:
+        """The Link session has no other peer any more: fall back to the next clock."""
+        self._link_last = -math.inf
+        if self.source == "link":
+            self._clock_t = t
+            self.source = "manual" if self._manual_period is not None else "audio" if self._audio_locked else "default"
 
     # ------------------------------------------------------------------ audio evidence
     def observe_beat(self, t: float) -> None:
@@ -479,7 +550,7 @@ class BeatGrid:
     BREAKDOWN_LEVEL = 0.35   # recent onset level below this fraction of the song's = no pulse
 
     def _analyse(self, now: float) -> None:
-        if self.midi_active(now) or self._first_t is None:
+        if self.midi_active(now) or self.link_active(now) or self._first_t is None:
             return
         if now - self._first_t < self.MIN_EVIDENCE:
             return
