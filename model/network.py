@@ -63,19 +63,15 @@ class ModelConfig:
     # shuffled prompt as with the right one.
     text_injection: bool = True
     # Where each frame sits between beats, derived from the beat channel (`beat_phase_features`):
-    # sin/cos of the beat phase and of twice it, added to the music inputs. A beat is one frame in
-    # 150; a small network that must find the next beat itself mostly does not (its dances scored
-    # about the same with the music replaced by another song's).
+    # sin/cos of the beat phase and of twice it, projected into the music memory and the aligned
+    # music (zero-initialised, so a model trained without it warm-starts exactly). A beat is one
+    # frame in 150; a small network that must find the next beat itself mostly does not (its dances
+    # scored about the same with the music replaced by another song's).
     beat_phase: bool = True
 
     @property
     def tokens(self) -> int:
         return self.window // self.frames_per_token
-
-    @property
-    def music_inputs(self) -> int:
-        """Channels per music frame the network reads: the features, plus the beat phase."""
-        return self.music_dim + (PHASE_DIM if self.beat_phase else 0)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -214,7 +210,8 @@ class MusicEncoder(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.p = cfg.frames_per_token
-        self.proj = nn.Linear(cfg.music_inputs * self.p, cfg.width)
+        self.proj = nn.Linear(cfg.music_dim * self.p, cfg.width)
+        self.phase_proj = zero_linear(PHASE_DIM * self.p, cfg.width) if cfg.beat_phase else None
         self.pos = nn.Parameter(torch.randn(1, cfg.tokens, cfg.width) * 0.02)
         layer = nn.TransformerEncoderLayer(cfg.width, cfg.heads, int(cfg.width * cfg.mlp_ratio), cfg.dropout,
                                            activation="gelu", batch_first=True, norm_first=True)
@@ -222,9 +219,13 @@ class MusicEncoder(nn.Module):
         # Classifier-free guidance on music: "no music" is a learned memory sequence.
         self.null = nn.Parameter(torch.randn(1, cfg.tokens, cfg.width) * 0.02)
 
-    def forward(self, music: torch.Tensor, drop: torch.Tensor | None = None) -> torch.Tensor:
-        """music: (B, T, 35); drop: (B,) bool, True = replace with the null memory -> (B, N, D)"""
+    def forward(self, music: torch.Tensor, drop: torch.Tensor | None = None,
+                phase: torch.Tensor | None = None) -> torch.Tensor:
+        """music: (B, T, 35); drop: (B,) bool, True = replace with the null memory; phase: (B, T, 4)
+        beat phase (beat_phase_features) -> (B, N, D)"""
         m = self.proj(patchify(music, self.p)) + self.pos
+        if self.phase_proj is not None:
+            m = m + self.phase_proj(patchify(phase, self.p))
         if self.layers is not None:
             m = self.layers(m)
         if drop is not None:
@@ -259,7 +260,8 @@ class GenerationBranch(nn.Module):
         self.music = MusicEncoder(cfg)
         self.music_pool = nn.Linear(d, d)
         # zero-initialised so that a model trained without it starts out unchanged (warm start)
-        self.music_align = zero_linear(cfg.music_inputs * p, d) if cfg.aligned_music else None
+        self.music_align = zero_linear(cfg.music_dim * p, d) if cfg.aligned_music else None
+        self.phase_align = zero_linear(PHASE_DIM * p, d) if cfg.aligned_music and cfg.beat_phase else None
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
         self.final_norm = nn.LayerNorm(d, elementwise_affine=False)
         self.final_mod = nn.Sequential(nn.SiLU(), zero_linear(d, 2 * d))
@@ -267,12 +269,14 @@ class GenerationBranch(nn.Module):
 
     def condition(self, music: torch.Tensor, drop_music: torch.Tensor | None = None) -> Conditioning:
         """Encode music once per window. music: (B, T, 35)."""
-        if self.cfg.beat_phase:
-            music = torch.cat([music, beat_phase_features(music[..., BEAT_CHANNEL])], dim=-1)  # (B, T, 39)
-        memory = self.music(music, drop_music)
+        p = self.cfg.frames_per_token
+        phase = beat_phase_features(music[..., BEAT_CHANNEL]) if self.cfg.beat_phase else None  # (B, T, 4)
+        memory = self.music(music, drop_music, phase)
         aligned = 0.0
         if self.music_align is not None:
-            aligned = self.music_align(patchify(music, self.cfg.frames_per_token))       # (B, N, D)
+            aligned = self.music_align(patchify(music, p))                               # (B, N, D)
+            if self.phase_align is not None:
+                aligned = aligned + self.phase_align(patchify(phase, p))
             if drop_music is not None:  # "no music" for guidance: nothing aligned either
                 aligned = aligned * (~drop_music)[:, None, None].to(aligned.dtype)
         return Conditioning(memory=memory, music_summary=self.music_pool(memory.mean(dim=1)), aligned=aligned)
