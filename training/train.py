@@ -505,6 +505,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--stage1-steps", type=int, default=None)
     p.add_argument("--stage2-steps", type=int, default=None)
     p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--lr1", type=float, default=None, help="stage-1 learning rate (default: the preset's)")
+    p.add_argument("--lr2", type=float, default=None, help="stage-2 learning rate (default: the preset's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
     p.add_argument("--half", action="store_true", help="store float16 weights in --out (smaller file)")
@@ -538,7 +540,7 @@ def main(argv=None) -> int:
     rank, world = dist_info()
     preset = PRESETS[args.preset]
     overrides = {k: v for k, v in (("stage1_steps", args.stage1_steps), ("stage2_steps", args.stage2_steps),
-                                   ("batch", args.batch)) if v is not None}
+                                   ("batch", args.batch), ("lr1", args.lr1), ("lr2", args.lr2)) if v is not None}
     preset = replace(preset, **overrides)
     if args.edit_mode:
         preset = replace(preset, model=replace(preset.model, edit_mode=args.edit_mode))
