@@ -20,15 +20,6 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(1200)
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    from training.make_corpus import main as make_corpus
-    out = tmp_path_factory.mktemp("corpus")
-    assert make_corpus(["--out", str(out), "--songs", "2", "--chains", "6", "--song-seconds", "12",
-                        "--frames", "180", "--workers", "1", "--silent", "--no-progress"]) in (0, None)
-    return out
-
-
 def summary(batches: list[dict]) -> dict:
     masks = torch.cat([b["mask"] for b in batches]).numpy()
     # fresh windows, windows starting known (prefixes, and spans that do not touch the start)
@@ -39,9 +30,9 @@ def summary(batches: list[dict]) -> dict:
             "beats": music[..., 34].sum(1).mean().item()}
 
 
-def test_worker_batches_match_in_process_batches_in_distribution(corpus):
+def test_worker_batches_match_in_process_batches_in_distribution(tiny_corpus):
     preset = PRESETS["tiny"]
-    data = tdata.open_training_data(f"corpus:{corpus}", str(corpus), preset)
+    data = tdata.open_training_data(f"corpus:{tiny_corpus}", str(tiny_corpus), preset)
     n = 40
     args = SimpleNamespace(seed=0, workers=0)
     own = [next(it) for it in [batch_stream(data, 1, preset, args, 0, 0)] for _ in range(n)]
@@ -62,10 +53,10 @@ def test_worker_batches_match_in_process_batches_in_distribution(corpus):
     assert abs(a["beats"] - w["beats"]) < 1.5
 
 
-def test_device_draws_follow_the_objective(corpus):
+def test_device_draws_follow_the_objective(tiny_corpus):
     """Noise levels uniform over the schedule, music dropped for ~10% of windows, noise N(0, 1)."""
     preset = PRESETS["tiny"]
-    data = tdata.open_training_data(f"corpus:{corpus}", str(corpus), preset)
+    data = tdata.open_training_data(f"corpus:{tiny_corpus}", str(tiny_corpus), preset)
     batch = tdata.prepare_batch(data, 1, 4, np.random.default_rng(0))
     seen = {"t": [], "drop": [], "noise": []}
 
@@ -126,10 +117,10 @@ def test_ema_update_is_the_moving_average_of_every_float_weight():
             assert torch.equal(ema.state_dict()[k], v)
 
 
-def test_time_limit_stops_and_writes_the_model(corpus, tmp_path):
+def test_time_limit_stops_and_writes_the_model(tiny_corpus, tmp_path):
     out = tmp_path / "m.pt"
     r = subprocess.run([sys.executable, str(REPO / "training" / "train.py"), "--preset", "tiny", "--data",
-                        f"corpus:{corpus}", "--run-dir", str(tmp_path / "run"), "--out", str(out), "--stages", "1",
+                        f"corpus:{tiny_corpus}", "--run-dir", str(tmp_path / "run"), "--out", str(out), "--stages", "1",
                         "--stage1-steps", "100000", "--time-limit", "1"], cwd=REPO, capture_output=True, text=True,
                        timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -141,10 +132,10 @@ def test_time_limit_stops_and_writes_the_model(corpus, tmp_path):
     assert meta["partial"] and meta["step"] == state["step"]
 
 
-def test_the_training_forward_runs_under_the_device_generator_on_cpu(corpus):
+def test_the_training_forward_runs_under_the_device_generator_on_cpu(tiny_corpus):
     """compute_losses on a prepared batch, end to end through the real network, stage 2 included."""
     preset = PRESETS["tiny"]
-    data = tdata.open_training_data(f"corpus:{corpus}", str(corpus), preset)
+    data = tdata.open_training_data(f"corpus:{tiny_corpus}", str(tiny_corpus), preset)
     net = DanceEditor(ModelConfig(width=32, depth=2, heads=2, dropout=0.0))
     normalizer = Normalizer.fit(data.motion_sample(2000, np.random.default_rng(0)))
     gen = torch.Generator().manual_seed(0)

@@ -18,15 +18,6 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(1200)
 
 
-@pytest.fixture(scope="module")
-def tiny_corpus(tmp_path_factory):
-    from training.make_corpus import main as make_corpus
-    out = tmp_path_factory.mktemp("corpus")
-    assert make_corpus(["--out", str(out), "--songs", "2", "--chains", "6", "--song-seconds", "12",
-                        "--frames", "180", "--workers", "1", "--silent", "--no-progress"]) in (0, None)
-    return out
-
-
 def run_train(args, **kw):
     return subprocess.run([sys.executable, str(REPO / "training" / "train.py"), *args], cwd=REPO,
                           capture_output=True, text=True, timeout=600, **kw)
