@@ -188,7 +188,7 @@ async def run_fuzz(seed: int = 16, n_osc: int = 300, n_ws: int = 300, *, log_lev
     root.addHandler(meter)
     root.setLevel(log_level)
     engine = Engine(FakeModel(delay_s=0.02), None, [], EngineConfig(initial_latency_s=0.2))
-    ws = WebSocketServer(engine, "127.0.0.1", 0, rate=1e9, burst=1e9)
+    ws = WebSocketServer(engine, "127.0.0.1", 0, rate=1e9, burst=1e9, global_rate=1e9, global_burst=1e9)
     engine.add_sink(ws)
     osc = OscControlServer(engine, "127.0.0.1", 0, rate=1e9, burst=1e9, global_rate=1e9, global_burst=1e9)
     out: dict[str, Any] = {"seed": seed}

@@ -137,6 +137,7 @@ class WebSocketServer:
     def __init__(self, engine: Engine, host: str = "127.0.0.1", port: int = 8765, *, token: str | None = None,
                  web_root: Path | str | None = None, allow_hosts: tuple[str, ...] | list[str] = (),
                  insecure: bool = False, rate: float = 20.0, burst: float = 40.0,
+                 global_rate: float | None = None, global_burst: float | None = None,
                  clock=time.perf_counter) -> None:
         self.engine = engine
         self.host, self.port = host, port
@@ -145,6 +146,11 @@ class WebSocketServer:
         self._log_limit = proto.LogLimiter(10.0, 1024)
         self.hosts_refused = 0
         self.rate, self.burst = rate, burst   # control messages a second per client, and its bursts
+        # Commands that reach the engine, from all clients together (many clients, each under its own
+        # limit, must not add up to a flood): twice one client's budget, as for OSC senders.
+        self.global_rate = global_rate if global_rate is not None else 2 * rate
+        self.global_burst = global_burst if global_burst is not None else 2 * burst
+        self._global = proto.TokenBucket(self.global_rate, self.global_burst)
         self.token = token or None
         self.web_root = Path(web_root) if web_root is not None else WEB_ROOT
         self.clock = clock
@@ -366,6 +372,12 @@ class WebSocketServer:
         if not (client.authed or self._token_ok(req.token)):
             self._reply(client, Reply(False, "not authorised: send {\"type\":\"auth\",\"token\":...} first "
                                       "(the server runs with --token)"), msg.kind, req.id)
+            return
+        if not self._global.allow(now):
+            self.errors += 1
+            self._warn("global", "websocket: over %g commands a second from all clients; dropping", self.global_rate)
+            self._reply(client, Reply(False, f"server busy: at most {self.global_rate:g} commands a second from all "
+                                      "clients; message dropped"), msg.kind, req.id)
             return
         try:
             reply = await self.engine.handle(msg)

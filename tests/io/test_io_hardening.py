@@ -139,6 +139,35 @@ async def test_every_ws_control_message_gets_exactly_one_reply(ws_server, engine
     assert [c.kind for c in engine.commands] == ["strength", "status"]
 
 
+async def test_a_global_budget_caps_many_websocket_clients(engine, tmp_path):
+    """Ten clients, each under its own limit, together over the global one: the excess is answered
+    'server busy' and never reaches the engine; subscriptions do not count against it."""
+    (tmp_path / "index.html").write_text("<!doctype html><title>viewer</title>")
+    srv = WebSocketServer(engine, "127.0.0.1", 0, web_root=tmp_path, rate=20, burst=40,
+                          global_rate=5, global_burst=10)
+    await srv.start()
+    try:
+        clients = [await connect(url(srv)) for _ in range(10)]
+        for ws in clients:
+            await recv_json(ws, "hello")
+            await ws.send('{"type":"subscribe","format":"json"}')
+            assert (await recv_json(ws, "reply"))["ok"] is True
+        for ws in clients:
+            for k in range(5):
+                await ws.send(json.dumps({"type": "strength", "value": 1.0, "id": k}))
+        replies = [[await recv_json(ws, "reply") for _ in range(5)] for ws in clients]
+        flat = [r for rs in replies for r in rs]
+        accepted = [r for r in flat if r["ok"]]
+        busy = [r for r in flat if not r["ok"]]
+        assert len(flat) == 50                                   # one reply each
+        assert 10 <= len(accepted) <= 20 and len(engine.commands) == len(accepted)
+        assert busy and all("server busy" in r["message"] for r in busy)
+        for ws in clients:
+            await ws.close()
+    finally:
+        await srv.stop()
+
+
 async def _raw_http(srv, host_header: str, path: str = "/") -> int:
     host, port = srv.address
     reader, writer = await asyncio.open_connection(host, port)
