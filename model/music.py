@@ -299,7 +299,10 @@ def load_audio(path: str | Path) -> np.ndarray:
                 warnings.simplefilter("ignore")
                 mono, sr = librosa.load(str(p), sr=None, mono=True)
         except Exception as e:
-            raise ValueError(f"cannot read audio file {p}: {sf_err}; fallback decoder: {e}") from e
+            # one line naming the file once: libsndfile's reason (it repeats the path), then ffmpeg's
+            first = str(sf_err).rsplit(": ", 1)[-1].strip().rstrip(".") or type(sf_err).__name__
+            second = str(e).strip() or type(e).__name__
+            raise ValueError(f"{p}: cannot read audio: {first} (libsndfile); {second} (ffmpeg/audioread)") from e
     if mono.size == 0:
         raise ValueError(f"audio file {p} contains no samples")
     if sr != SAMPLE_RATE:

@@ -181,11 +181,16 @@ def load(path: str | Path) -> Dance:
     path = Path(path)
     if not path.exists():
         raise OfflineError(f"{path}: no such file")
+    if not zipfile.is_zipfile(path):  # random bytes would reach numpy's pickle fallback and its advice
+        raise OfflineError(f"{path}: not a readable .npz dance file (not a zip archive, which an .npz is)")
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise OfflineError(f"{path}: not a readable .npz dance file ({exc})") from exc
+        # numpy's own text for object arrays advises loading pickles unsafely: never say that here
+        why = ("it holds Python objects (pickles), which liveedit never loads" if "pickle" in str(exc)
+               else "not a zip archive" if isinstance(exc, zipfile.BadZipFile) else str(exc))
+        raise OfflineError(f"{path}: not a readable .npz dance file ({why})") from exc
 
     if "format_version" not in data:
         hint = " (it looks like an AIST++ motion file)" if "smpl_poses" in data else ""

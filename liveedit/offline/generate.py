@@ -70,6 +70,8 @@ def _load_audio(path: Path) -> np.ndarray:
 
     try:
         audio = np.asarray(load_audio(str(path)), np.float32)
+    except (ValueError, FileNotFoundError) as exc:  # load_audio's own messages name the file already
+        raise OfflineError(str(exc)) from exc
     except Exception as exc:  # soundfile / audioread / librosa errors all mean "cannot read this"
         raise OfflineError(f"{path}: cannot read audio ({type(exc).__name__}: {exc})") from exc
     if audio.ndim != 1 or len(audio) == 0:

@@ -105,3 +105,26 @@ def test_restore_out_of_range(tmp_path, dance_file, capsys):
     assert "iteration 3 does not exist" in capsys.readouterr().err
     assert main(["history", str(dance_file), "--restore", "0"]) == 2
     assert "needs -o" in capsys.readouterr().err
+
+
+def test_unreadable_song_message_names_the_file_once_and_both_decoders(tmp_path, capsys):
+    song = tmp_path / "noise.wav"
+    song.write_bytes(np.random.default_rng(0).bytes(3000))
+    assert main(["generate", str(song), "-o", str(tmp_path / "d.npz"), "--checkpoint", "random", "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("noise.wav") == 1 and "(libsndfile)" in err and "(ffmpeg/audioread)" in err
+    assert len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("kind", ["random", "pickle"])
+def test_a_bad_dance_file_never_gets_advice_to_load_pickles(tmp_path, capsys, kind):
+    bad = tmp_path / "bad.npz"
+    if kind == "random":
+        bad.write_bytes(np.random.default_rng(1).bytes(3000))
+    else:
+        np.savez(bad, motion=np.array([{"x": 1}], dtype=object))
+    before = sha(bad)
+    assert main(["edit", str(bad), "arms up", "-o", str(tmp_path / "out.npz"), "--checkpoint", "random"]) == 2
+    err = capsys.readouterr().err
+    assert "not a readable .npz dance file" in err and "allow_pickle" not in err and "unsafe" not in err
+    assert sha(bad) == before
