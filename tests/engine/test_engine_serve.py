@@ -121,3 +121,37 @@ def test_osc_replies_go_to_the_reply_port_when_one_is_set():
         sender.close()
         proc.send_signal(signal.SIGINT)
         proc.wait(15)
+
+
+def test_ctrl_c_stops_serve_after_malformed_osc():
+    """The 20-byte bundle with a negative element size once hung the whole server (SIGINT ignored):
+    a real `serve` process gets it and a tag flood, still answers /status, and stops on one Ctrl-C."""
+    import struct
+
+    from pythonosc.osc_message import OscMessage
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    osc_port = free_port(socket.SOCK_DGRAM)
+    proc, host, *_ = start_serve("--osc-port", str(osc_port), "--audio-in", "none",
+                                 env_extra={"LIVEEDIT_PORT": str(free_port())})
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        peer.settimeout(10)
+        peer.sendto(b"#bundle\0" + b"\0" * 7 + b"\1" + struct.pack(">i", -4), (host, osc_port))
+        for _ in range(10):
+            peer.sendto(b"/status\0," + b"x" * 4000 + b"\0\0\0\0", (host, osc_port))
+        peer.sendto(OscMessageBuilder("/status").build().dgram, (host, osc_port))
+        while True:  # the refusals' error replies first, then the answer to /status
+            reply = OscMessage(peer.recv(65536))
+            if reply.params[0] == "status":
+                break
+        assert reply.params[1] == 1
+    finally:
+        peer.close()
+        proc.send_signal(signal.SIGINT)
+        try:
+            rc = proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert rc == 0, proc.stdout.read()[-2000:]
