@@ -277,13 +277,8 @@ def train_stage(stage: int, net: DanceEditor, data, normalizer: Normalizer, pres
         for g in opt.param_groups:
             g["lr"] = lr_at(step, steps, base_lr, preset.warmup)
         batch = to_device(next(batches), device)
-        with autocast(device, args.bf16):
-            losses = compute_losses(model, batch, normalizer, schedule, gen, stage, args.edit_emphasis,
-                                    args.edit_low_noise)
-        opt.zero_grad(set_to_none=True)
-        losses["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0, foreach=True)
-        opt.step()
+        losses = optimise(model, batch, normalizer, schedule, gen, stage, opt, params, args.bf16,
+                          args.edit_emphasis, args.edit_low_noise)
         ema.update(trained, step)
         for k, v in losses.items():
             running[k] = running.get(k, 0.0) + v.detach().float()
@@ -313,6 +308,20 @@ def train_stage(stage: int, net: DanceEditor, data, normalizer: Normalizer, pres
         bar.close()
     trained.load_state_dict(ema.state_dict())
     net.eval()
+
+
+def optimise(model, batch: dict, normalizer: Normalizer, schedule: CosineSchedule, gen: torch.Generator,
+             stage: int, opt: torch.optim.Optimizer, params: list, bf16: bool, edit_emphasis: float = 0.0,
+             edit_low_noise: float = 0.0) -> dict[str, torch.Tensor]:
+    """One optimiser step on a prepared batch already on the device (training and `liveedit bench
+    train` alike); returns the loss terms, still on the device."""
+    with autocast(batch["target"].device, bf16):
+        losses = compute_losses(model, batch, normalizer, schedule, gen, stage, edit_emphasis, edit_low_noise)
+    opt.zero_grad(set_to_none=True)
+    losses["loss"].backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0, foreach=True)
+    opt.step()
+    return losses
 
 
 def save_state(path: Path, trained, ema: "EMA", opt, step: int) -> None:

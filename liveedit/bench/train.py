@@ -59,8 +59,8 @@ def measure(preset_name: str, stage: int, corpus_dir: str, batch: int | None, wo
     from model.motion import Normalizer  # noqa: PLC0415
     from model.network import DanceEditor, parameter_count  # noqa: PLC0415
     from training.data import open_training_data, prepare_batch  # noqa: PLC0415
-    from training.train import (EMA, PRESETS, TrainingForward, autocast, batch_stream,  # noqa: PLC0415
-                                compute_losses, to_device)
+    from training.train import (EMA, PRESETS, TrainingForward, batch_stream, optimise,  # noqa: PLC0415
+                                to_device)
 
     preset = PRESETS[preset_name]
     if batch:
@@ -81,25 +81,20 @@ def measure(preset_name: str, stage: int, corpus_dir: str, batch: int | None, wo
     schedule = CosineSchedule().to(device)
     gen = torch.Generator(device=device).manual_seed(0)
 
-    def optimise(batch: dict) -> None:
-        with autocast(device, bf16):
-            loss = compute_losses(fwd, batch, normalizer, schedule, gen, stage)["loss"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0, foreach=True)
-        opt.step()
+    def step(batch: dict) -> None:
+        optimise(fwd, batch, normalizer, schedule, gen, stage, opt, params, bf16)
         ema.update(trained, 1000)
 
     fixed = to_device(prepare_batch(data, stage, preset.batch, np.random.default_rng(1)), device)
     for _ in range(5):  # warm-up: kernels, allocator, autotuning
-        optimise(fixed)
-    device_step = _median_step_time(lambda: optimise(fixed), steps, device)
+        step(fixed)
+    device_step = _median_step_time(lambda: step(fixed), steps, device)
 
     args = SimpleNamespace(seed=0, workers=workers)
     stream = batch_stream(data, stage, preset, args, rank=0, start=0)
     for _ in range(max(5, 2 * workers)):  # warm-up, and let the workers fill their queue
-        optimise(to_device(next(stream), device))
-    loop_step = _median_step_time(lambda: optimise(to_device(next(stream), device)), steps, device)
+        step(to_device(next(stream), device))
+    loop_step = _median_step_time(lambda: step(to_device(next(stream), device)), steps, device)
     del stream
     return {"preset": preset_name, "stage": stage, "batch": preset.batch, "device": str(device),
             "bf16": bool(bf16 and device.type == "cuda"), "workers": workers,
