@@ -62,7 +62,9 @@ def _base_datagrams(rng: random.Random) -> list[bytes]:
     return valid + raw + bundles + [nested, proto.encode_osc_bundle([valid[5]] * 20)]
 
 
-def _mutate(rng: random.Random, data: bytes) -> bytes:
+def mutate_datagram(rng: random.Random, data: bytes) -> bytes:
+    """1-4 random edits of a datagram: a byte changed, bytes inserted or deleted, or a 32-bit field
+    (a size or count) set to 0, negative, huge or off by a few."""
     b = bytearray(data)
     for _ in range(rng.randint(1, 4)):
         op = rng.random()
@@ -86,7 +88,7 @@ def osc_datagrams(seed: int, n: int) -> list[bytes]:
     while len(out) < n:
         base = _base_datagrams(rng)
         for data in rng.sample(base, k=min(len(base), n - len(out))):
-            data = data if rng.random() < 0.35 else _mutate(rng, data)
+            data = data if rng.random() < 0.35 else mutate_datagram(rng, data)
             out.append(data or b"\x00" * 4)  # asyncio does not send an empty datagram at all
     return out
 
