@@ -42,6 +42,16 @@ def start_serve(*extra: str, env_extra: dict | None = None):
     raise AssertionError("serve did not come up:\n" + "".join(lines))
 
 
+def ctrl_c(proc: subprocess.Popen) -> int:
+    """One Ctrl-C; the exit status once the process is gone (killed, and the test failed, after 15 s)."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+
+
 def test_serve_streams_takes_an_edit_and_stops_on_ctrl_c():
     port, osc_port = free_port(), free_port(socket.SOCK_DGRAM)
     # the HTTP/WS port comes from the environment, the OSC port from a flag
@@ -69,12 +79,7 @@ def test_serve_streams_takes_an_edit_and_stops_on_ctrl_c():
         assert len(frames[0]["rot"]) == 24 * 4
         assert reply["ok"] and reply["id"] == 7
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            rc = proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
+        rc = ctrl_c(proc)
     out = proc.stdout.read()
     assert rc == 0, out
     assert "stopping" in out
@@ -148,10 +153,5 @@ def test_ctrl_c_stops_serve_after_malformed_osc():
         assert reply.params[1] == 1
     finally:
         peer.close()
-        proc.send_signal(signal.SIGINT)
-        try:
-            rc = proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
+        rc = ctrl_c(proc)
     assert rc == 0, proc.stdout.read()[-2000:]
