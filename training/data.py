@@ -100,7 +100,6 @@ def random_known_masks(batch: int, frames: int, rng: np.random.Generator) -> tor
     return torch.as_tensor(masks)
 
 
-
 def prepare_batch(data, stage: int, batch: int, rng: np.random.Generator, split: str = "train") -> dict:
     """One training batch as the network sees it, as tensors on the CPU: the windows, known-frame
     masks (B, T) and the music the live engine would have for them (B, T, 35), plus the edit

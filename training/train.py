@@ -42,8 +42,7 @@ from model.diffusion import CosineSchedule  # noqa: E402
 from model.motion import CONTACT, Normalizer, decode  # noqa: E402
 from model.network import DanceEditor, EditInputs, ModelConfig, parameter_count  # noqa: E402
 from model.skeleton import FOOT_JOINTS, forward_kinematics  # noqa: E402
-from training.data import (ROLLING_CONTEXT, TRAINED_CONTEXT, PreparedBatches,  # noqa: E402,F401
-                           open_training_data, prepare_batch, random_known_masks)
+from training.data import PreparedBatches, open_training_data, prepare_batch  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

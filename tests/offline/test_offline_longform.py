@@ -13,7 +13,7 @@ from liveedit.offline.generate import SAMPLE_RATE
 from model.motion import FPS, joints_from_motion
 from training.corpus.dataset import MUSIC_HISTORY
 from training.data import extrapolate_after
-from training.train import TRAINED_CONTEXT, random_known_masks
+from training.data import TRAINED_CONTEXT, random_known_masks
 
 
 def corpus_dance(seconds: float = 12.0, bpm: float = 120.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
