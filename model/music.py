@@ -280,6 +280,31 @@ def augment_beats(beat_times: np.ndarray, rng: np.random.Generator, jitter_frame
     return out[(out >= 0.0) & (out < hi)]
 
 
+def import_fluidsynth():
+    """The `fluidsynth` module (pyfluidsynth; needs the libfluidsynth3 system library), imported quietly.
+
+    pyfluidsynth prints where it found its library to stdout at import time when the `CI` environment
+    variable is set, which would corrupt the output of commands that print JSON.
+    """
+    import contextlib  # noqa: PLC0415
+    import io  # noqa: PLC0415
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        import fluidsynth  # noqa: PLC0415
+    return fluidsynth
+
+
+def import_pretty_midi():
+    """The `pretty_midi` module, with pyfluidsynth (which pretty_midi imports if it can) imported quietly."""
+    try:
+        import_fluidsynth()
+    except (ImportError, OSError):  # no pyfluidsynth or no libfluidsynth: pretty_midi copes
+        pass
+    import pretty_midi  # noqa: PLC0415
+
+    return pretty_midi
+
+
 def load_audio(path: str | Path) -> np.ndarray:
     """Read an audio file (wav/flac/ogg/mp3, anything libsndfile or ffmpeg reads) as float32 mono at
     SAMPLE_RATE. Raises FileNotFoundError or ValueError naming the file."""

@@ -21,6 +21,7 @@ from liveedit.offline import rolling
 from liveedit.offline.dancefile import Dance
 from liveedit.offline.errors import OfflineError
 from model.motion import FPS
+from model.music import import_pretty_midi
 
 SAMPLE_RATE = 15360  # model.music works at 15360 Hz, hop 512 -> exactly 30 feature frames a second
 MIDI_SUFFIXES = {".mid", ".midi", ".kar"}
@@ -50,7 +51,7 @@ def file_sha256(path: str | Path) -> str:
 
 def _render_midi(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """MIDI file -> (audio at SAMPLE_RATE, exact beat times from its tempo map)."""
-    import pretty_midi  # noqa: PLC0415 (only MIDI songs need it)
+    pretty_midi = import_pretty_midi()
 
     try:
         pm = pretty_midi.PrettyMIDI(str(path))

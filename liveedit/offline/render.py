@@ -24,6 +24,7 @@ from tqdm import tqdm  # noqa: E402
 
 from liveedit.offline.errors import OfflineError, atomic_output  # noqa: E402
 from model.motion import joints_from_motion  # noqa: E402
+from model.music import import_pretty_midi  # noqa: E402
 from model.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS  # noqa: E402
 
 BONES = [(PARENTS[j], j) for j in range(1, NUM_JOINTS)]
@@ -106,7 +107,7 @@ def _audio_for_ffmpeg(song: Path, stack: ExitStack) -> Path:
     if not song.exists():
         raise OfflineError(f"{song}: no such audio file")
     if song.suffix.lower() in {".mid", ".midi", ".kar"}:
-        import pretty_midi  # noqa: PLC0415
+        pretty_midi = import_pretty_midi()
         import soundfile as sf  # noqa: PLC0415
 
         try:

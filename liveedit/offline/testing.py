@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from model.music import import_pretty_midi
 from model.skeleton import STANDING_PELVIS_HEIGHT
 
 IDENTITY_6D = np.array([1, 0, 0, 0, 1, 0], np.float32)
@@ -104,7 +105,7 @@ def write_test_song(path: str | Path, seconds: float = 4.0, bpm: float = 120.0, 
 
 def write_test_midi(path: str | Path, seconds: float = 4.0, bpm: float = 120.0) -> None:
     """A MIDI file with a drum kick on every beat and a held piano chord."""
-    import pretty_midi  # noqa: PLC0415
+    pretty_midi = import_pretty_midi()
 
     pm = pretty_midi.PrettyMIDI(initial_tempo=bpm)
     drums = pretty_midi.Instrument(0, is_drum=True)

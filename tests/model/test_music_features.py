@@ -242,3 +242,16 @@ def test_stream_resampler_equals_whole_signal():
     np.testing.assert_allclose(got, want, atol=1e-5)
     same = M.StreamResampler(SR)
     np.testing.assert_array_equal(same.process(x[:100, 0]), x[:100, 0])
+
+
+def test_midi_modules_import_without_printing_under_ci():
+    """pyfluidsynth prints to stdout at import under CI=1; commands that print JSON must not see that."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("pretty_midi")
+    code = "from model.music import import_pretty_midi; import_pretty_midi()"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "CI": "1"})
+    assert out.stdout == ""

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from model.music import import_fluidsynth, import_pretty_midi
+
 SOUNDFONT_NAME = "TimGM6mb.sf2"
 SOUNDFONT_LICENCE = "GPL-2 (TimGM6mb by Tim Brechbill and David Bolton, as shipped in pretty_midi)"
 DRUM_CHANNEL = 9
@@ -30,7 +32,7 @@ MAX_CHANNELS = 16
 @lru_cache(maxsize=1)
 def default_soundfont() -> Path:
     """Path of the GM soundfont bundled inside `pretty_midi`."""
-    import pretty_midi  # noqa: PLC0415
+    pretty_midi = import_pretty_midi()
 
     path = Path(os.path.dirname(pretty_midi.__file__)) / SOUNDFONT_NAME
     if not path.exists():
@@ -59,7 +61,7 @@ def render_midi(pm, sample_rate: int, duration: float | None = None, soundfont: 
     Returns the raw synthesiser level (not normalised); values stay well inside [-1, 1] at the default
     gain for a handful of parts.
     """
-    import fluidsynth  # noqa: PLC0415  (pyfluidsynth; needs the libfluidsynth3 system library)
+    fluidsynth = import_fluidsynth()
 
     render_sr = int(sample_rate * oversample)
     if duration is None:

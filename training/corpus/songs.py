@@ -23,15 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
+from model.music import SAMPLE_RATE, import_pretty_midi
 from training.corpus.song_render import SOUNDFONT_LICENCE, SOUNDFONT_NAME, render_midi
 from training.corpus.song_styles import (
     BPM_MAX, BPM_MIN, CRASH, KICK, SCALES, SNARE, STYLE_SPECS, STYLES, StyleSpec,
 )
 
-try:  # the one music front end of the project defines the rate; fall back while it is being written
-    from model.music import SAMPLE_RATE
-except ImportError:  # pragma: no cover
-    SAMPLE_RATE = 15360
 
 __all__ = ["Song", "make_song", "save_song", "load_song", "STYLES", "SAMPLE_RATE", "SECTION_KINDS"]
 
@@ -172,7 +169,7 @@ class _Composer:
     """Writes the notes of one song into pretty_midi instruments."""
 
     def __init__(self, rng: np.random.Generator, spec: StyleSpec, tempo: TempoMap, harmony: Harmony):
-        import pretty_midi  # noqa: PLC0415
+        pretty_midi = import_pretty_midi()
 
         self.pm_mod = pretty_midi
         self.rng, self.spec, self.tempo, self.h = rng, spec, tempo, harmony
@@ -249,7 +246,7 @@ def _lead_motif(rng: np.random.Generator, spec: StyleSpec, density: float) -> li
 def _compose(rng: np.random.Generator, spec: StyleSpec, tempo: TempoMap,
              sections: list[dict], section_bars_idx: list[tuple[int, int]]):
     """Fill a PrettyMIDI with drums, bass, comping, pad and lead for the given sections."""
-    import pretty_midi  # noqa: PLC0415
+    pretty_midi = import_pretty_midi()
 
     h = Harmony(int(rng.integers(12)), str(rng.choice(spec.modes)), spec.sevenths)
     c = _Composer(rng, spec, tempo, h)
@@ -392,7 +389,7 @@ def _tick_scale(period_us: int) -> float:
 
 
 def _build_midi(tempo: TempoMap, instruments: list, total_beats: int):
-    import pretty_midi  # noqa: PLC0415
+    pretty_midi = import_pretty_midi()
 
     pm = pretty_midi.PrettyMIDI(resolution=MIDI_RESOLUTION, initial_tempo=tempo.bpm_at_beat(0))
     scales = []
@@ -555,7 +552,7 @@ def load_song(directory: Path, song_id: str, sample_rate: int | None = None) -> 
     midi = None
     midi_name = info.get("midi")
     if midi_name and (directory / midi_name).exists():
-        import pretty_midi  # noqa: PLC0415
+        pretty_midi = import_pretty_midi()
 
         midi = pretty_midi.PrettyMIDI(str(directory / midi_name))
     return Song(
