@@ -1,9 +1,13 @@
 """`liveedit bench live`: beat tracking, window compute time, frame jitter, edit latency, WebSocket clients held.
 
 All on this machine, in one run, printed as a table with the goals next to them:
-  * beats:   F-measure (mir_eval, 70 ms) and lock-in time on rendered corpus songs with exact beats
-             (seeds 100+ by default: the grid's constants were tuned on seeds 0-23), for aubio alone,
-             the engine's beat grid, and the grid with aubio's beats as hints;
+  * beats:   the engine's causal tracker (the live path: 10 ms audio blocks, beats read at 30 fps) on
+             the held-out beat set (liveedit/bench/beatset.py: syncopated styles, 3/4 and 6/8, drum and
+             bass, drumless breaks, tempo ramps and drift, rendered with FluidR3_GM), per song: beat
+             F-measure (mir_eval, 70 ms), tempo octave, downbeat F, meter, lock-in time, phase after the
+             drumless break, CPU share (liveedit/bench/beatscore.py), with aubio's F alongside; then
+             F-measure and lock-in on rendered corpus songs (seeds 100+: the grid's first constants were
+             tuned on seeds 0-23) for aubio alone, the grid, and the grid with aubio's beats as hints;
   * windows: compute time of one 150-frame window with 0, 1 and 3 active edits (seconds of dance per
              second of compute);
   * jitter:  frame-interval jitter at 30 fps, at the engine (sink offer) and at a WebSocket client,
@@ -31,7 +35,9 @@ GOALS = {"jitter_p99_ms": 5.0, "edit_p95_ms": 300.0, "clients": 100}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--songs", type=int, default=16, help="rendered songs for the beat benchmark")
+    p.add_argument("--songs", type=int, default=8, help="rendered corpus songs for the beat benchmark (0: none)")
+    p.add_argument("--beat-songs", default="",
+                   help="only the held-out beat songs whose names contain one of these words, comma separated")
     p.add_argument("--seed-base", type=int, default=100, help="first song seed (0-23 were used for tuning)")
     p.add_argument("--song-seconds", type=float, default=30.0)
     p.add_argument("--seconds", type=float, default=20.0, help="engine run time for the jitter measure")
@@ -46,18 +52,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- beats
-def lock_in_time(ref: np.ndarray, est: np.ndarray, tol: float = 0.07, run: int = 4) -> float:
-    """Seconds from the first true beat until the first of `run` consecutive estimated beats that
-    each match consecutive true beats within `tol` (nan if that never happens)."""
-    if len(est) < run or len(ref) < run:
-        return math.nan
-    match = np.array([np.argmin(np.abs(ref - e)) if np.min(np.abs(ref - e)) <= tol else -1 for e in est])
-    for i in range(len(est) - run + 1):
-        m = match[i:i + run]
-        if np.all(m >= 0) and np.all(np.diff(m) == 1):
-            return float(est[i] - ref[0])
-    return math.nan
-
+from liveedit.bench.beatscore import lock_in_time  # noqa: E402  (re-exported: tests and callers use it here)
 
 def _songs(n: int, seed_base: int, seconds: float):
     try:
@@ -76,6 +71,28 @@ def _songs(n: int, seed_base: int, seconds: float):
         style = STYLES[seed % len(STYLES)]
         song = make_song(seed=seed, style=style, duration=seconds)
         yield f"{style} #{seed}", song.audio, np.asarray(song.beat_times)
+
+
+def bench_beatset(args) -> dict:
+    """The held-out beat set through the live path, scored per song (see beatscore.py)."""
+    from liveedit.bench.beatscore import f_measure, format_table, score_song, summary  # noqa: PLC0415
+    from liveedit.bench.beatset import FLUIDR3, beat_songs  # noqa: PLC0415
+    from liveedit.tracker import aubio_beats, live_beats  # noqa: PLC0415
+
+    names = [n.strip() for n in args.beat_songs.split(",") if n.strip()] or None
+    if not FLUIDR3.exists():
+        print(f"  NOTICE: {FLUIDR3} is missing (apt-get install fluid-soundfont-gm): rendering with the "
+              "corpus soundfont instead, so the set is not held out by instruments")
+    rows = []
+    for song in beat_songs(names):
+        row = score_song(song, live_beats)
+        row["aubio_F"] = f_measure(song.beats, aubio_beats(song.audio))
+        rows.append(row)
+    summ = summary(rows)
+    summ["aubio_F_mean"] = float(np.mean([r["aubio_F"] for r in rows]))
+    print(format_table(rows, summ))
+    print(f"  {'aubio alone F':16s} {summ['aubio_F_mean']:7.3f}")
+    return {"songs": rows, "summary": summ}
 
 
 def bench_beats(args) -> dict:
@@ -317,8 +334,11 @@ def run(args) -> int:
     report: dict = {}
     print(f"liveedit bench live  ({time.strftime('%Y-%m-%d %H:%M')}, {mp.cpu_count()} CPUs)")
     if "beats" in only:
-        print(f"\nBeat tracking on {args.songs} rendered songs (mir_eval F, 70 ms window):")
-        report["beats"] = bench_beats(args)
+        print("\nCausal beat tracking on the held-out beat set (FluidR3_GM; mir_eval F, 70 ms window):")
+        report["beatset"] = bench_beatset(args)
+        if args.songs > 0:
+            print(f"\nBeat tracking on {args.songs} rendered corpus songs (mir_eval F, 70 ms window):")
+            report["beats"] = bench_beats(args)
     model = None
     if only & {"windows", "engine", "clients"}:
         import torch  # noqa: PLC0415
@@ -338,6 +358,11 @@ def run(args) -> int:
         report["clients"] = asyncio.run(_clients_run(model, counts, args))
 
     print("\n==== summary " + "=" * 60)
+    if "beatset" in report:
+        bs = report["beatset"]["summary"]
+        print(f"held-out beat set           F {bs['F_mean']:.3f} (min {bs['F_min']:.2f}), tempo octave right "
+              f"{100 * bs['octave_right']:.0f}%, downbeat F {bs['downbeat_F_mean']:.3f}, lock-in max "
+              f"{bs['lock_s_max']:.2f} s, CPU {bs['cpu_pct_mean']:.2f}% of a core (aubio F {bs['aubio_F_mean']:.3f})")
     if "beats" in report:
         b = report["beats"]
         for k, v in b.items():
