@@ -151,6 +151,65 @@ def beat_set() -> list[BeatSpec]:
     ]
 
 
+def tuning_set() -> list[BeatSpec]:
+    """Songs for tuning the tracker's constants, kept apart from `beat_set` so that it stays held out:
+    other patterns in the same families, other tempi, rendered with the corpus soundfont (TimGM6mb)."""
+    hats8 = "x.x.x.x.x.x.x.x."
+    return [
+        BeatSpec("t dembow 90", 90, drums=((KICK, "X...X...X...X...", 1.0), (SNARE, "...x..x....x..x.", 0.8),
+                                          (HAT, "x.xxx.xxx.xxx.xx", 0.4)),
+                 bass="R..R..R.R..R..R.", comp="...x..x.........", comp_program=80),
+        BeatSpec("t dembow 104 clap", 104, drums=((KICK, "X...X...X...X...", 0.8), (CLAP, "...X..X....X..X.", 1.0),
+                                                 (OPEN_HAT, "..x...x...x...x.", 0.5)),
+                 bass="R.....R.R.....R.", comp="x.....x.x.....x.", comp_program=81),
+        BeatSpec("t afro 104", 104, drums=((KICK, "X......x..X.....", 0.9), (RIM, "..x..x....x..x..", 0.7),
+                                          (OPEN_HAT, "..x...x...x...x.", 0.7), (CLAVES, "x..x..x...x.x...", 0.6),
+                                          (MUTE_CONGA, ".xx..xx..xx..xx.", 0.5)),
+                 bass="R...R..F..R...O.", comp="..x..x..x..x..x.", comp_program=26, mode="mixolydian"),
+        BeatSpec("t funk 96", 96, drums=((KICK, "X.x...x..xX.....", 1.0), (SNARE, ".o..X.o..o.oX.o.", 0.9),
+                                        (HAT, "x.xxx.xxx.xxx.xx", 0.6)),
+                 bass="R.RO..R...R.F.O.", comp="x..x..x.x..x.x..", comp_program=27, swing=0.08, mode="dorian"),
+        BeatSpec("t waltz 3/4 168", 168, meter=3, drums=((PEDAL_HAT, "....x...x...", 0.5),),
+                 bass="R...........", comp="....x...x...", comp_program=24, mode="minor"),
+        BeatSpec("t waltz 3/4 108", 108, meter=3, bass="R.......F...", comp="....x-..x-..", comp_program=48,
+                 mode="major"),
+        BeatSpec("t 3/4 ballad 84", 84, meter=3, steps=2, drums=((KICK, "X.....", 0.8), (SNARE, "..x.x.", 0.5),
+                                                               (HAT, "xxxxxx", 0.4)),
+                 bass="R...F.", comp="x.x.x.", comp_program=0, mode="major"),
+        BeatSpec("t 6/8 86", 86, meter=2, steps=3, drums=((KICK, "X..X..", 0.9), (RIM, "...x..", 0.8),
+                                                        (SHAKER, "xoxxox", 0.5)),
+                 bass="R.FR..", comp="..x..x", comp_program=24, mode="minor"),
+        BeatSpec("t dnb 170", 170, drums=((KICK, "X.........X.....", 1.0), (SNARE, "....X..o....X...", 1.0),
+                                         (HAT, "xoxoxoxoxoxoxoxo", 0.5)),
+                 bass="R-------F-------", comp="x---------------", comp_program=90),
+        BeatSpec("t dnb 178 + break", 178, drums=((KICK, "X.X.......X.....", 1.0), (SNARE, "....X.......X...", 1.0),
+                                                 (RIDE, "xxxxxxxxxxxxxxxx", 0.4)),
+                 bass="R---------R-----", comp="x-------x-------", comp_program=91, breaks=((40, 16),)),
+        BeatSpec("t dnb 160", 160, drums=((KICK, "X.....X.........", 1.0), (SNARE, "....X.......X...", 1.0),
+                                         (SHAKER, hats8, 0.6)),
+                 bass="R---------------", comp="x---------------", comp_program=89),
+        BeatSpec("t techno 130 + break", 130, drums=((KICK, "X...X...X...X...", 1.0), (HAT, "..x...x...x...x.", 0.8),
+                                                    (CLAP, "....X.......X...", 0.6)),
+                 bass="..R...R...R...R.", comp="x--.............", comp_program=81, breaks=((32, 16),)),
+        BeatSpec("t boom bap 86 + break", 86, drums=((KICK, "X.......X.x.....", 1.0), (SNARE, "....X.......X...", 1.0),
+                                                    (HAT, hats8, 0.6)),
+                 bass="R.......R.....F.", comp="x-------x-------", comp_program=4, swing=0.3, breaks=((16, 16),)),
+        BeatSpec("t ramp 110->140", 110, bpm_end=140, ramp=(16, 40),
+                 drums=((KICK, "X...X...X...X...", 1.0), (SNARE, "....X.......X...", 0.9), (HAT, hats8, 0.7)),
+                 bass="R.R.R.R.R.R.R.R.", comp="x---x---x---x---", comp_program=0, mode="major"),
+        BeatSpec("t ramp 126->100", 126, bpm_end=100, ramp=(16, 40),
+                 drums=((KICK, "X.....X.X.......", 1.0), (SNARE, "....X.......X...", 1.0), (HAT, hats8, 0.7)),
+                 bass="R...R...R...R...", comp="x.x.x.x.x.x.x.x.", comp_program=30, mode="minor"),
+        BeatSpec("t drift 100", 100, drift=0.008, jitter=0.01,
+                 drums=((KICK, "X.......X.x.....", 1.0), (SNARE, "....X.......X...", 1.0), (HAT, hats8, 0.6)),
+                 bass="R.......R...F...", comp="x---x---x---x---", comp_program=0, mode="major"),
+        BeatSpec("t drift 128", 128, drift=0.006, jitter=0.006,
+                 drums=((KICK, "X...X...X...X...", 1.0), (SNARE, "....X.......X...", 0.8), (RIDE, hats8, 0.6)),
+                 bass="R.R.R.R.R.R.R.R.", comp="..x...x...x...x.", comp_program=29, mode="mixolydian"),
+        BeatSpec("t ballad 76", 76, bass="R.......R.......", comp="x.x.x.x.x.x.x.x.", comp_program=0, mode="major"),
+    ]
+
+
 # ------------------------------------------------------------------------------------------ beat clock
 def _beat_times(spec: BeatSpec, rng: np.random.Generator) -> np.ndarray:
     """Times of beats 0..B (B beats cover the song plus a bar), seconds."""
@@ -303,11 +362,17 @@ def render(spec: BeatSpec, seed: int, soundfont: Path | None = None, cache: bool
 
 
 def beat_songs(names: list[str] | None = None, soundfont: Path | None = None) -> list[BeatSong]:
-    """Render the set (or the songs whose names contain one of `names`)."""
-    specs = beat_set()
+    """Render the held-out set (or the songs whose names contain one of `names`) with FluidR3_GM."""
     out = []
-    for i, spec in enumerate(specs):
+    for i, spec in enumerate(beat_set()):
         if names and not any(n.lower() in spec.name.lower() for n in names):
             continue
         out.append(render(spec, SEED0 + i, soundfont))
     return out
+
+
+def tuning_songs() -> list[BeatSong]:
+    """The tuning set, rendered with the corpus soundfont (seeds 9500+)."""
+    from training.corpus.song_render import default_soundfont  # noqa: PLC0415
+
+    return [render(spec, SEED0 + 500 + i, default_soundfont()) for i, spec in enumerate(tuning_set())]
