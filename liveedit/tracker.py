@@ -76,8 +76,8 @@ class LiveBeatTracker:
         if self.aubio is not None:
             for b in self.aubio.process(samples):
                 self.grid.observe_beat(self.offset + b)
-        times, values = self.env.process(samples)
-        self.grid.observe_onsets(times + self.offset, values, now)
+        times, bands = self.env.process_bands(samples)
+        self.grid.observe_onsets(times + self.offset, bands, now, spectrum=self.env.last_spectrum)
 
 
 def live_beats(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, *, use_aubio: bool = False,
@@ -88,8 +88,9 @@ def live_beats(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, *, use_aubio: 
     samples (the engine reads its audio source every 10 ms: 154 samples), and beats are taken from
     the grid on the 30 fps output clock exactly as `LiveCore.tick` does (a beat is emitted once the
     clock has passed it, at the time the grid then predicted). Each beat: `t` (s), `beat` (the
-    engine's running beat count), `downbeat` (the count is on a bar line: what clients and the viewer
-    show as beat 1 of 4), `bpm` and `source` (what drove the grid) at that moment.
+    engine's running beat count), `downbeat` (the beat starts a bar: the bars the tracker finds in the
+    audio), `beats_per_bar` (the meter it found, 3 or 4), `bpm` and `source` (what drove the grid)
+    at that moment.
     """
     from liveedit.core.beats import BeatEmitter  # noqa: PLC0415
 
@@ -109,6 +110,6 @@ def live_beats(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, *, use_aubio: 
         if grid.locked or grid.source != "default":
             for b in emitter.advance(grid, t):
                 n = int(round(grid.beat_at(b)))
-                out.append({"t": round(float(b), 4), "beat": n, "downbeat": n % grid.beats_per_bar == 0,
-                            "bpm": round(grid.bpm, 2), "source": grid.source})
+                out.append({"t": round(float(b), 4), "beat": n, "downbeat": grid.is_downbeat(n),
+                            "beats_per_bar": grid.beats_per_bar, "bpm": round(grid.bpm, 2), "source": grid.source})
     return out

@@ -5,9 +5,9 @@ onset envelope and beat grid fed 10 ms of audio at a time, beats read off the 30
 each time is what the engine predicted using only the audio heard before it. `--offline` uses the
 whole song at once (librosa's beat tracker), for comparison or for files prepared ahead of a show.
 
-Text output: a comment header, then `time  beat|DOWNBEAT  bpm` per beat. Downbeats are where the
-engine's running beat count crosses a bar line (4 beats a bar, what the viewer and clients show as
-beat 1); the live tracker has no bar detection of its own yet, so they are not the song's bar lines.
+Text output: a comment header, then `time  beat|DOWNBEAT  bpm` per beat. Downbeats are the bar lines
+the live tracker finds (liveedit/core/meter.py: 3 or 4 beats a bar, and which beat is one, from the
+audio heard so far), so the bar length can change while the tracker settles.
 """
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "beats", help="print the beats (and downbeats, tempo) the live engine finds in a song",
         description="Print the beat times the live engine's causal tracker finds in an audio file, as the "
-                    "engine would see them live: one beat a line (time in seconds, DOWNBEAT on the engine's "
-                    "bar lines, tempo in BPM). --json for tools; --offline to use the whole song at once.")
+                    "engine would see them live: one beat a line (time in seconds, DOWNBEAT on the bar lines "
+                    "it finds, tempo in BPM). --json for tools; --offline to use the whole song at once.")
     p.add_argument("song", help="audio file (.wav, .flac, .ogg; .mp3 and others through ffmpeg when available)")
     p.add_argument("--json", action="store_true", help="print one JSON object (beats, downbeats, tempo) instead")
     p.add_argument("--offline", action="store_true",
@@ -90,7 +90,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({
             "song": args.song, "mode": "offline" if args.offline else "causal", "duration": round(duration, 4),
-            "tempo": None if tempo is None else round(tempo, 2), "beats_per_bar": 4,
+            "tempo": None if tempo is None else round(tempo, 2),
+            "beats_per_bar": beats[-1].get("beats_per_bar", 4) if beats else 4,
             "first_beat": beats[0]["t"] if beats else None,
             "beats": beats, "downbeats": [b["t"] for b in beats if b["downbeat"]],
         }))

@@ -8,21 +8,26 @@ Inputs, in order of priority:
   2. Manual tempo (`/tempo f`) or tap tempo (`/tap`): pins the period; the audio analysis may still
      nudge the phase. `/tempo 0` (or `/tempo auto`) releases either back to the audio analysis.
      Every tempo a user or a clock can set lies in `TEMPO_RANGE` (docs/protocol.md section 1).
-  3. Audio: an onset envelope (spectral flux, `OnsetEnvelope`, 60 values a second) analysed every
-     0.25 s by a phase-aware comb over the last few seconds. Beats from an external causal tracker
-     (aubio) can be added as hints (`observe_beat`); on the rendered corpus they lowered the score,
-     so the engine does not add them by default.
+  3. Audio: an onset envelope in four bands (spectral flux, `OnsetEnvelope`, 60 values a second)
+     analysed every 0.25 s over the last 6 s. Beats from an external causal tracker (aubio) can be
+     added as hints (`observe_beat`); on the rendered corpus they lowered the score, so the engine
+     does not add them by default.
 
 Why not aubio alone (REFERENCE.md): it loses the beat in drumless breakdowns, locks to half tempo on
 fast music and to off-beats on syncopated patterns. The grid here:
-  * holds tempo and phase when the recent audio has no clear pulse (breakdowns free-run the grid),
-  * scores each tempo candidate by how much onset energy falls on its grid *minus* how much falls
-    half-way between its grid points (energy there means the real beat is twice as fast), with a
-    log-normal tempo prior centred on 120 BPM for the remaining ambiguity,
-  * builds its onset envelope mostly from the high band (hats, snares, cymbals), which sits on the
-    beat far more often than bass lines and syncopated kicks do (see `OnsetEnvelope`), and
-  * once locked, changes tempo, octave or phase only after the new estimate has persisted for a few
-    seconds (hysteresis), so a fill or a syncopated bar does not flip it.
+  * scores every (period, phase) cell of the recent envelope with a small function of per-band comb
+    features learned on a tuning set (liveedit/core/tempo.py): which band marks the beat differs by
+    style (hats in house, the kick under reggaeton's off-beat 3-3-2, the backbeat in drum and bass),
+  * turns the scores into probabilities and keeps a tempo belief (each period's probability averaged
+    over about 3 s) and a phase histogram (where recent analyses put the beat, in the grid's own
+    phase), so one ambiguous window cannot flip the octave and single windows that pick the off-beat
+    are outvoted,
+  * once locked, changes tempo only when another tempo's belief leads by half again for a few seconds
+    (quicker in the first seconds after the first lock), and jumps phase only when another phase
+    leads for 1.5 s; otherwise a second-order loop pulls period and phase (ramps, a drummer's drift),
+  * holds tempo and phase when the recent audio has no clear pulse (breakdowns free-run the grid):
+    when the onset level drops or the scorer is unsure where the beat is,
+  * and finds bars (meter 3 or 4, which beat is one) on top of the beats (liveedit/core/meter.py).
 
 `track_beats(audio)` runs the same causal grid over a whole file (offline workflow, benchmarks).
 """
@@ -30,17 +35,19 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Sequence
 
 import numpy as np
+
+from liveedit.core.meter import BarTracker
+from liveedit.core.tempo import N_BANDS, CombAnalyser
 
 SAMPLE_RATE = 15360
 ENV_HOP = 256          # onset envelope hop: 60 values a second at 15360 Hz
 ENV_FFT = 1024
 ENV_RATE = SAMPLE_RATE / ENV_HOP
 MIN_BPM, MAX_BPM = 60.0, 200.0
-PRIOR_BPM, PRIOR_OCTAVES = 120.0, 0.6   # log-normal tempo prior (centre, std in octaves)
 DEFAULT_BPM = 120.0
 # The one tempo range for everything a user or a clock sets (`/tempo`, tap tempo, MIDI clock), on
 # every channel; docs/protocol.md section 1 documents it. The audio analysis searches a narrower
@@ -103,36 +110,46 @@ class GridState:
 
 
 class OnsetEnvelope:
-    """Streaming spectral-flux onset envelope at `ENV_RATE` values a second.
+    """Streaming spectral-flux onset envelope at `ENV_RATE` values a second, in four bands.
 
-    Log-compressed magnitude spectrum, half-wave rectified frame difference, averaged in three bands
-    (< 150 Hz, 150-2000 Hz, > 2 kHz). Each band is divided by a slow running mean of itself (so a
-    loud bass cannot drown the hats), then the bands are summed with `band_weights`. The high band
-    weighs most: on the rendered corpus its onsets (hats, snares, cymbals) fall on the beat in every
-    style, while bass lines and syncopated kicks often sit on the off-beat (measured: the high band's
-    beat-folded peak is on the beat in 16 of 16 songs, the low band's in 10).
-    Feed any number of samples; get (times, values) back.
+    Log-compressed magnitude spectrum, half-wave rectified frame difference, averaged in four bands
+    (< 150 Hz: kicks and bass; 150-500 Hz: snare bodies, toms, low chords; 500-2500 Hz: snares, rims,
+    claps, chords; > 2.5 kHz: hats, shakers, cymbals). Each band is divided by a slow running mean of
+    itself (so a loud bass cannot drown the hats). `process_bands` gives the four bands (what the beat
+    grid analyses: which band marks the beat differs by style, see liveedit/core/tempo.py);
+    `process` their weighted sum (`band_weights`), one value per hop. `last_spectrum` holds the coarse
+    log spectrum (16 bands, 60 Hz-5 kHz) of the hops `process_bands` returned last, for bar detection.
     """
 
-    BANDS = ((20.0, 150.0), (150.0, 2000.0), (2000.0, 1e9))
+    BANDS = ((20.0, 150.0), (150.0, 500.0), (500.0, 2500.0), (2500.0, 1e9))
+    N_SPECTRUM = 16
 
     def __init__(self, sample_rate: int = SAMPLE_RATE, hop: int = ENV_HOP, n_fft: int = ENV_FFT,
-                 band_weights: tuple[float, float, float] = (0.0, 0.5, 2.0)):
+                 band_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 2.0)):
         self.sr, self.hop, self.n_fft = sample_rate, hop, n_fft
         self.window = np.hanning(n_fft).astype(np.float32)
         freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
         masks = [(freqs >= lo) & (freqs < hi) for lo, hi in self.BANDS]
-        self.band_matrix = np.stack([m / max(1, m.sum()) for m in masks], axis=1).astype(np.float32)  # (bins, 3)
+        self.band_matrix = np.stack([m / max(1, m.sum()) for m in masks], axis=1).astype(np.float32)  # (bins, 4)
+        edges = np.geomspace(60.0, 5000.0, self.N_SPECTRUM + 1)
+        spec = [(freqs >= lo) & (freqs < hi) for lo, hi in zip(edges[:-1], edges[1:])]
+        self.spectrum_matrix = np.stack([m / max(1, m.sum()) for m in spec], axis=1).astype(np.float32)
         self.band_weights = np.asarray(band_weights, dtype=np.float64)
-        self._band_mean = np.zeros(3)
+        self._band_mean = np.zeros(len(self.BANDS))
         self._seen = 0
         self._buf = np.zeros(n_fft, dtype=np.float32)  # last n_fft samples
         self._pending = np.zeros(0, dtype=np.float32)
         self._prev: np.ndarray | None = None
         self.samples_seen = 0   # samples consumed into hops
+        self.last_spectrum = np.zeros((0, self.N_SPECTRUM), dtype=np.float32)
 
     def process(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """samples: (n,) float mono -> (times (k,), values (k,)) for each completed hop.
+        """samples: (n,) float mono -> (times (k,), values (k,)): the bands' weighted sum per hop."""
+        times, bands = self.process_bands(samples)
+        return times, bands @ self.band_weights
+
+    def process_bands(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """samples: (n,) float mono -> (times (k,), bands (k, 4)) for each completed hop.
 
         A value's time is where an attack that produced it typically is: a quarter window before
         the end of its analysis window (the flux of a Hann-windowed frame peaks there), in seconds
@@ -142,34 +159,31 @@ class OnsetEnvelope:
         n_hops = x.size // self.hop
         self._pending = x[n_hops * self.hop:]
         if n_hops == 0:
-            return np.zeros(0), np.zeros(0)
+            self.last_spectrum = np.zeros((0, self.N_SPECTRUM), dtype=np.float32)
+            return np.zeros(0), np.zeros((0, len(self.BANDS)))
         frames = np.empty((n_hops, self.n_fft), dtype=np.float32)
         buf = self._buf
         for i in range(n_hops):
             buf = np.concatenate([buf[self.hop:], x[i * self.hop:(i + 1) * self.hop]])
             frames[i] = buf
         self._buf = buf
-        mag = np.log1p(100.0 * np.abs(np.fft.rfft(frames * self.window, axis=1)))  # (k, bins)
+        mag = np.log1p(100.0 * np.abs(np.fft.rfft(frames * self.window, axis=1))).astype(np.float32)  # (k, bins)
+        self.last_spectrum = mag @ self.spectrum_matrix
         prev = self._prev if self._prev is not None else mag[0]
         diffs = np.diff(np.vstack([prev[None], mag]), axis=0)  # (k, bins)
         self._prev = mag[-1]
-        bands = np.maximum(diffs, 0.0) @ self.band_matrix      # (k, 3)
-        values = np.empty(n_hops)
+        bands = np.maximum(diffs, 0.0) @ self.band_matrix      # (k, 4)
+        values = np.empty((n_hops, len(self.BANDS)))
         for i in range(n_hops):
             # running band means over about 10 s (faster at the start)
             self._seen += 1
             a = max(1.0 / self._seen, 1.0 / (10.0 * self.sr / self.hop))
             self._band_mean += a * (bands[i] - self._band_mean)
-            values[i] = float((bands[i] / (self._band_mean + 1e-6)) @ self.band_weights)
+            values[i] = bands[i] / (self._band_mean + 1e-6)
         ends = self.samples_seen + self.hop * np.arange(1, n_hops + 1)
         self.samples_seen += n_hops * self.hop
         times = (ends - self.n_fft / 4) / self.sr
         return times, values
-
-
-def _tempo_prior(periods_s: np.ndarray) -> np.ndarray:
-    octaves = np.log2((60.0 / periods_s) / PRIOR_BPM)
-    return np.exp(-0.5 * (octaves / PRIOR_OCTAVES) ** 2)
 
 
 class BeatGrid:
@@ -203,6 +217,13 @@ class BeatGrid:
         self._env_t: deque[float] = deque(maxlen=maxlen)
         self._env_v: deque[float] = deque(maxlen=maxlen)
         self._hints: deque[float] = deque(maxlen=64)
+        self._analyser = CombAnalyser(env_rate)
+        self._belief: np.ndarray | None = None
+        self._phase_hist = np.zeros(48)
+        self._switch_since: float | None = None
+        self._locked_at = -math.inf
+        self._phase_since: float | None = None
+        self.bars = BarTracker(beats_per_bar)
         self._first_t: float | None = None
         self._last_analysis = -math.inf
         self._candidate: tuple[float, float] | None = None   # (period, phase time) awaiting confirmation
@@ -424,20 +445,43 @@ class BeatGrid:
         """A beat reported by an external causal tracker (e.g. aubio): used as a weak hint."""
         self._hints.append(t)
 
-    def observe_onsets(self, times: np.ndarray, values: np.ndarray, now: float | None = None) -> None:
-        """Onset envelope values (from `OnsetEnvelope`) with their times; analyses when due."""
+    def observe_onsets(self, times: np.ndarray, values: np.ndarray, now: float | None = None,
+                       spectrum: np.ndarray | None = None) -> None:
+        """Onset envelope values with their times; analyses when due.
+
+        values: (k,) one envelope, or (k, C) bands (`OnsetEnvelope.process_bands`: the analysis is
+        tuned on its four bands; a single envelope is used as all four). spectrum: (k, S) coarse log
+        spectrum of the same hops (`OnsetEnvelope.last_spectrum`), for bar and meter detection.
+        """
         times = np.asarray(times, dtype=np.float64)
         values = np.asarray(values, dtype=np.float64)
         if times.size == 0:
             return
+        if values.ndim == 1:
+            values = np.repeat(values[:, None], N_BANDS, axis=1)
         if self._first_t is None:
             self._first_t = float(times[0])
         self._env_t.extend(times.tolist())
-        self._env_v.extend(values.tolist())
+        self._env_v.extend(values[:, :N_BANDS])
         now = float(times[-1]) if now is None else now
-        if now - self._last_analysis >= self.ANALYSIS_INTERVAL:
+        if spectrum is not None and len(spectrum) == times.size:
+            self.bars.observe(times, values[:, :N_BANDS], np.asarray(spectrum))
+        interval = self.ANALYSIS_INTERVAL if not self.locked else self.LOCKED_INTERVAL
+        if now - self._last_analysis >= interval:
             self._last_analysis = now
             self._analyse(now)
+        if self.locked and self.source == "audio":
+            self.bars.update(self._state, now)
+            if self.bars.beats_per_bar != self.beats_per_bar:
+                self.beats_per_bar = self.bars.beats_per_bar
+                self._state = replace(self._state, beats_per_bar=self.beats_per_bar)
+
+    def is_downbeat(self, n: int) -> bool:
+        """Beat n of the running count starts a bar (from the audio's bars while it drives the grid;
+        else every `beats_per_bar` beats from beat 0)."""
+        if self.source == "audio":
+            return self.bars.is_downbeat(n)
+        return n % self.beats_per_bar == 0
 
     def _envelope(self) -> tuple[np.ndarray, np.ndarray]:
         t = np.asarray(self._env_t)
@@ -447,107 +491,32 @@ class BeatGrid:
             # Hints become bumps on the envelope at the nearest envelope sample, only while the audio
             # itself has a pulse (trackers keep reporting beats through breakdowns).
             x = x.copy()
-            scale = float(np.percentile(x, 95)) if x.size else 1.0
+            scale = np.percentile(x, 95, axis=0)
             for h in self._hints:
                 i = int(round((h - t[0]) * self.env_rate))
-                if 0 <= i < x.size:
+                if 0 <= i < len(x):
                     x[i] += self.HINT_WEIGHT * scale
-        # High-pass (subtract a 0.5 s moving average), keep positive part.
-        k = max(1, int(0.5 * self.env_rate))
-        if x.size > k:
-            avg = np.convolve(x, np.ones(k) / k, mode="same")
-            x = np.maximum(x - avg, 0.0)
         return t, x
 
-    def _comb(self, x: np.ndarray, periods: np.ndarray, t_end_idx: float) -> tuple[np.ndarray, np.ndarray]:
-        """Mean envelope on each (period, phase) grid and half-way between.
-
-        x: (L,) envelope; periods: (P,) in envelope samples. Returns on, off: (P, Q) for phases
-        q = 0..Q-1 samples back from the end (Q = max period), with recent beats weighted up.
-        """
-        L = x.size
-        Q = int(math.ceil(periods.max()))
-        phases = np.arange(Q, dtype=np.float64)
-        n_beats = np.maximum(1, np.floor((L - 1 - phases[None, :]) / periods[:, None]).astype(int))
-        K = int(n_beats.max()) + 1
-        k = np.arange(K, dtype=np.float64)
-        # grid positions (P, Q, K) counted back from the last sample
-        pos = t_end_idx - phases[None, :, None] - k[None, None, :] * periods[:, None, None]
-        w = np.exp(-k / 8.0)[None, None, :] * (pos >= 0)
-        # Tolerance: max of the envelope over +-1 sample around each grid point.
-        xm = np.maximum(np.maximum(x, np.roll(x, 1)), np.roll(x, -1))
-        xm[0], xm[-1] = max(x[0], x[1]), max(x[-1], x[-2])
-
-        def sample(p: np.ndarray) -> np.ndarray:
-            i = np.clip(np.round(p).astype(int), 0, L - 1)
-            return xm[i]
-
-        wsum = np.maximum(w.sum(-1), 1e-9)
-        on = (sample(pos) * w).sum(-1) / wsum
-        off = (sample(pos - periods[:, None, None] / 2) * w * (pos - periods[:, None, None] / 2 >= 0)).sum(-1) / wsum
-        return on, off
-
-    def _estimate(self, t: np.ndarray, x: np.ndarray, period_s: float | None = None):
-        """(period s, beat time s, strength) from the envelope; period fixed if given."""
-        L = x.size
-        rate = self.env_rate
-        if period_s is None:
-            periods = rate * 60.0 / np.geomspace(self.MAX_BPM, self.MIN_BPM, 96)
-        else:
-            periods = rate * period_s * np.linspace(0.97, 1.03, 13)
-        mean = float(x.mean()) + 1e-9
-        on, off = self._comb(x, periods, L - 1)
-        Q = on.shape[1]
-        valid = np.arange(Q)[None, :] < periods[:, None]   # phases beyond a period are duplicates
-        score = np.where(valid, (on - self.OFF_PENALTY * off) / mean, -np.inf)   # (P, Q)
-        if period_s is None and self.METRICAL_WEIGHT:
-            # Metrical consistency: the levels below (half period) and above (double) must also
-            # show a pulse. This rejects 3/2 and 2/3 locks (e.g. a 3-3-2 kick pattern) that match
-            # one level only. Contrast = best phase minus the average over phases.
-            for factor in (0.5, 2.0):
-                on2, _ = self._comb(x, periods * factor, L - 1)
-                v2 = np.arange(on2.shape[1])[None, :] < periods[:, None] * factor
-                best = np.where(v2, on2, -np.inf).max(1)
-                avg = np.where(v2, on2, 0).sum(1) / v2.sum(1)
-                score = score + self.METRICAL_WEIGHT * ((best - avg) / mean)[:, None]
-        if period_s is None:
-            score = score * _tempo_prior(periods / rate)[:, None] ** self.PRIOR_POWER
-        pi, qi = np.unravel_index(int(np.argmax(score)), score.shape)
-        period = float(periods[pi])
-        # sub-sample phase refinement (parabola through neighbours)
-        q = float(qi)
-        if 0 < qi < Q - 1 and np.isfinite(score[pi, qi - 1]) and np.isfinite(score[pi, qi + 1]):
-            a, b, c = score[pi, qi - 1], score[pi, qi], score[pi, qi + 1]
-            den = a - 2 * b + c
-            if den < 0:
-                q += 0.5 * (a - c) / den
-        beat_time = float(t[-1]) - q / rate
-        strength = float(on[pi, qi] / mean)
-        return period / rate, beat_time, strength
-
-    def _from_hints(self, now: float) -> tuple[float, float] | None:
-        """(period, beat time) implied by the tracker's recent beats, or None if they disagree."""
-        h = np.asarray([b for b in self._hints if now - b < 4.0])
-        if h.size < 4:
-            return None
-        ioi = np.diff(h)
-        period = float(np.median(ioi))
-        if not 60.0 / MAX_BPM * 0.9 < period < 60.0 / MIN_BPM * 1.1:
-            return None
-        if np.median(np.abs(ioi - period)) > 0.08 * period:
-            return None
-        idx = np.round((h - h[-1]) / period)
-        beat_time = float(h[-1] + np.median(h - h[-1] - idx * period))
-        return period, beat_time
-
-    # Tempo scoring (tuned on 24 rendered corpus songs, 12 analyses each: the estimate is at the
-    # right tempo in 69% of 6 s windows, at an octave or 3:2 in most of the rest).
-    OFF_PENALTY = 0.3       # weight of onset energy half-way between grid points
-    METRICAL_WEIGHT = 1.0   # weight of the half- and double-period levels' pulse contrast
-    PRIOR_POWER = 1.0       # exponent of the log-normal tempo prior
+    # Tempo and phase come from liveedit/core/tempo.py (weights learned on the tuning set); these
+    # constants steer how the grid follows them (tuned on the tuning set, liveedit/bench/beatset.py).
     MIN_BPM, MAX_BPM = MIN_BPM, MAX_BPM
     HINT_WEIGHT = 1.0
     BREAKDOWN_LEVEL = 0.35   # recent onset level below this fraction of the song's = no pulse
+    MIN_STRENGTH = 1.3       # the winning cell's on-grid onset level over the mean, below = no pulse
+    LOCK_PROB = 0.3          # the best cell's probability needed for a first lock
+    EARLY_S = 4.0            # s after a first lock during which a tempo switch is quick
+    SWITCH_AFTER_EARLY = 0.75
+    MIN_MASS = 0.3           # once locked, probability near the current period needed to move the grid
+    MIN_PROB = 0.15          # the best cell's probability, below = no pulse (drumless breaks)
+    LOCKED_INTERVAL = 0.25   # s between analyses once locked
+    PERIOD_GAIN = 0.25       # fraction of a locked period's error corrected per analysis
+    PHASE_GAIN = 0.35        # fraction of a locked phase error corrected per analysis
+    BELIEF_S = 3.0           # time constant of the tempo belief
+    SWITCH_RATIO = 1.5       # another tempo's belief over the current one's that starts a switch
+    LOOP_GAIN = 0.15         # period change per beat of phase error, per analysis
+    PHASE_DECAY = 0.85       # per analysis, of the phase histogram
+    PHASE_SWITCH_AFTER = 1.5   # s another phase must lead before the grid jumps to it
 
     def _analyse(self, now: float) -> None:
         if self.midi_active(now) or self.link_active(now) or self._first_t is None:
@@ -557,47 +526,144 @@ class BeatGrid:
         t, x = self._envelope()
         # Pulse clarity: is there recent onset activity compared with the song so far? (Measured on
         # the audio alone: a tracker that keeps reporting beats through a breakdown must not count.)
-        raw = np.asarray(self._env_v)
+        raw = np.asarray(self._env_v).sum(1)
         recent = raw[-int(2.0 * self.env_rate):]
         level = float(np.mean(recent)) if recent.size else 0.0
-        self._level_avg = max(0.98 * getattr(self, "_level_avg", level), level)
-        if x.size < 16 or level < self.BREAKDOWN_LEVEL * self._level_avg or level < 1e-6:
+        # The song's onset level: the recent peak, decaying over about a minute (a break of 16 bars
+        # must still read as a break at its end).
+        self._level_avg = max(0.995 * getattr(self, "_level_avg", level), level)
+        if len(x) < 30 or level < self.BREAKDOWN_LEVEL * self._level_avg or level < 1e-6:
             self.confidence *= 0.9
             return  # breakdown / silence: hold the grid
         fixed = self._manual_period
-        est = None  # the tracker's beats enter through the envelope (see _envelope)
-        if est is None:
-            period, beat_time, strength = self._estimate(t, x, fixed)
-            self.confidence = 0.8 * self.confidence + 0.2 * min(1.0, strength / 4.0)
-            if strength < 1.6:
-                return  # no clear pulse: hold
-        else:
-            period, beat_time = est
-            self.confidence = 0.8 * self.confidence + 0.2
+        an = self._analyser
+        s, f = an.scores(x)
+        t_end = float(t[-1])
+        if fixed is not None:   # a manual tempo: only phases at (about) that period count
+            s = np.where((np.abs(np.log(an.periods / (fixed * an.rate))) < 0.03)[:, None], s, -np.inf)
+        # The scorer was trained as a softmax over cells: exp(score) normalised is each cell's
+        # probability of being the right (period, phase).
+        prob = np.exp(s - s.max())
+        prob /= prob.sum()
+        # Tempo belief: each period's probability, averaged over the analyses (about BELIEF_S s),
+        # so one ambiguous window (a fill, a sparse bar) cannot flip the octave.
+        marg = prob.sum(1)
+        a = self.ANALYSIS_INTERVAL / self.BELIEF_S
+        self._belief = marg if self._belief is None else (1 - a) * self._belief + a * marg
+        pi, qi = np.unravel_index(int(np.argmax(s)), s.shape)
+        strength = float(f[pi, qi, 0:4 * N_BANDS:4].mean())
+        self.confidence = 0.8 * self.confidence + 0.2 * min(1.0, strength / 3.0)
+        if strength < self.MIN_STRENGTH or float(prob.max()) < self.MIN_PROB:
+            return  # no clear pulse (the scorer is unsure where the beat is): hold
         if not self.locked:
-            self._confirm_lock(period, beat_time, now)
-            return
-        cur = self._state
-        ratio = period / cur.period
-        if abs(ratio - 1) < 0.06:
-            err = self._phase_error(beat_time, cur)
-            if abs(err) < 0.25 * cur.period:
-                self._candidate = None
-                # PLL: pull period and phase toward the estimate.
-                new_period = cur.period + 0.1 * (period - cur.period) if fixed is None else cur.period
-                nearest = cur.time_of_beat(round(cur.beat_at(beat_time)))
-                self._set(new_period, nearest + 0.35 * err, now)
+            if float(prob.max()) < self.LOCK_PROB:
                 return
-        # Contradiction (other tempo, octave or an off-beat phase): follow only if it persists.
-        if self._consistent(period, beat_time):
-            # Follow the candidate as it moves (a tempo ramp drifts slowly), keep its age.
-            self._candidate = (period, beat_time)
-            if now - self._candidate_since >= self.SWITCH_AFTER:
+            period, beat_time = self._best_of(prob, self._belief, t_end)
+            self._confirm_lock(fixed or period, beat_time, now)
+            if self.locked:
+                self._phase_hist[:] = 0.0
+                self._locked_at = now
+            return
+        self._follow(prob, t_end, now, fixed)
+
+    def _best_of(self, prob: np.ndarray, belief: np.ndarray, t_end: float) -> tuple[float, float]:
+        """(period s, beat time) of the most believed period and its likeliest phase now."""
+        an = self._analyser
+        k = np.convolve(belief, np.ones(3), mode="same")
+        pi = int(np.argmax(k))
+        rows = slice(max(0, pi - 1), pi + 2)
+        w = belief[rows] / belief[rows].sum()
+        period = float(np.exp((np.log(an.periods[rows]) * w).sum()) / an.rate)
+        qi = int(np.argmax(prob[rows].sum(0)))
+        return period, t_end - qi / an.rate
+
+    def _peak_period(self, marg: np.ndarray, rows: np.ndarray) -> float:
+        """Period (s) at the peak of a period marginal among `rows`, refined between grid periods by
+        a parabola through the log-probabilities (the grid is 2.7 % a step; a weighted mean over the
+        rows would lean toward the side with more rows)."""
+        an = self._analyser
+        j = int(rows[np.argmax(marg[rows])])
+        logp = np.log(an.periods)
+        if 0 < j < marg.size - 1:
+            a, b, c = np.log(marg[j - 1:j + 2] + 1e-12)
+            den = a - 2 * b + c
+            off = float(np.clip(0.5 * (a - c) / den, -0.5, 0.5)) if den < 0 else 0.0
+            step = logp[j + 1] - logp[j] if off > 0 else logp[j] - logp[j - 1]
+            return float(np.exp(logp[j] + off * step) / an.rate)
+        return float(an.periods[j] / an.rate)
+
+    def _follow(self, prob: np.ndarray, t_end: float, now: float, fixed: float | None) -> None:
+        """Locked: keep the tempo unless another one's belief clearly leads for SWITCH_AFTER seconds;
+        correct the phase from a histogram of where the recent analyses put the beat (in the grid's
+        own phase), so that single windows that pick the off-beat (syncopation) are outvoted."""
+        an = self._analyser
+        cur = self._state
+        logp = np.log(an.periods / (cur.period * an.rate))
+        near = np.abs(logp) < 0.045
+        k = np.convolve(self._belief, np.ones(3), mode="same")
+        here = float(k[near].max()) if near.any() else 0.0
+        far = np.abs(logp) > 0.08
+        if fixed is None and far.any() and float(k[far].max()) > self.SWITCH_RATIO * here:
+            if self._switch_since is None:
+                self._switch_since = now
+            elif now - self._switch_since >= (self.SWITCH_AFTER if now - self._locked_at > self.EARLY_S
+                                              else self.SWITCH_AFTER_EARLY):
+                period, beat_time = self._best_of(prob, np.where(far, self._belief, 0.0), t_end)
                 self._set(period, beat_time, now)
-                self._candidate = None
+                self._phase_hist[:] = 0.0
+                self._switch_since = None
+                return
         else:
-            self._candidate = (period, beat_time)
-            self._candidate_since = now
+            self._switch_since = None
+        # Phase: probability mass of the cells near the current period, by grid phase of their beat.
+        rows = np.flatnonzero(np.abs(logp) < 0.06)
+        if rows.size == 0:
+            return
+        mass = prob[rows]                                          # (r, Q)
+        if float(mass.sum()) < self.MIN_MASS:
+            return   # the scorer puts the beat at other tempi now (a break, a fill): hold
+        q = np.arange(an.Q)
+        psi = (cur.beat_at(t_end) - q / an.rate / cur.period) % 1.0
+        bins = self._phase_hist.size
+        hist = np.bincount((psi * bins).astype(int) % bins, weights=mass.sum(0), minlength=bins)
+        total = hist.sum()
+        if total <= 0:
+            return
+        self._phase_hist = self.PHASE_DECAY * self._phase_hist + hist / total
+        smooth = self._phase_hist + 0.5 * (np.roll(self._phase_hist, 1) + np.roll(self._phase_hist, -1))
+        j = int(np.argmax(smooth))
+        # sub-bin peak (parabola), then the error in beats, wrapped to [-0.5, 0.5)
+        a_, b_, c_ = smooth[j - 1], smooth[j], smooth[(j + 1) % bins]
+        den = a_ - 2 * b_ + c_
+        off = 0.5 * (a_ - c_) / den if den < 0 else 0.0
+        err_beats = ((j + 0.5 + off) / bins + 0.5) % 1.0 - 0.5
+        if abs(err_beats) > 0.2:
+            # Another phase leads (off-beat lock, or the music shifted): follow only if it persists.
+            if self._phase_since is None:
+                self._phase_since = now
+            if now - self._phase_since < self.PHASE_SWITCH_AFTER:
+                return
+            corr = err_beats
+            self._phase_since = None
+            new_period = cur.period
+        else:
+            self._phase_since = None
+            corr = self.PHASE_GAIN * err_beats
+            if fixed is not None:
+                new_period = cur.period
+            else:
+                # The period moves toward this window's (probability-weighted over the periods near
+                # the current one: finer than the period grid), and a persistent phase error also
+                # says it is off (second-order loop: ramps, drift).
+                measured = self._peak_period(prob.sum(1), rows)
+                new_period = cur.period + self.PERIOD_GAIN * (measured - cur.period)
+                new_period *= 1.0 + self.LOOP_GAIN * err_beats
+        anchor = cur.time_of_beat(round(cur.beat_at(t_end)))
+        self._set(new_period, anchor + corr * cur.period, now)
+        # The histogram is in grid phase: move it with the grid.
+        shift = corr * bins
+        idx = (np.arange(bins) + shift) % bins
+        self._phase_hist = np.interp(idx, np.arange(bins + 1), np.append(self._phase_hist, self._phase_hist[0]))
 
     def _phase_error(self, beat_time: float, grid: GridState) -> float:
         b = grid.beat_at(beat_time)
@@ -672,8 +738,8 @@ def track_beats(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, hints: Iterab
         while hi < len(hint_list) and hint_list[hi] <= now:
             grid.observe_beat(hint_list[hi])
             hi += 1
-        times, values = env.process(chunk)
-        grid.observe_onsets(times, values, now)
+        times, values = env.process_bands(chunk)
+        grid.observe_onsets(times, values, now, spectrum=env.last_spectrum)
         if grid.locked:
             beats.extend(emit.advance(grid, now))
         else:

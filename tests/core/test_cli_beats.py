@@ -50,7 +50,8 @@ def test_text_output_is_one_beat_a_line_with_downbeats_and_tempo(capsys, drum_wa
     assert np.all(np.diff(times) > 0)
     assert {k for _, k, _ in rows} == {"beat", "DOWNBEAT"}
     down = [i for i, (_, k, _) in enumerate(rows) if k == "DOWNBEAT"]
-    assert np.all(np.diff(down) == 4)                       # 4 beats a bar on the engine's count
+    # bars found in the audio: once settled, 4 beats a bar (the song is in 4/4)
+    assert np.all(np.diff(down)[-4:] == 4)
     assert np.median([bpm for _, _, bpm in rows]) == pytest.approx(128, rel=0.02)
 
 
