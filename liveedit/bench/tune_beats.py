@@ -1,6 +1,6 @@
 """Learn the beat grid's tempo/phase weights (liveedit/core/tempo.py WEIGHTS) on the tuning set.
 
-    python -m liveedit.bench.tune_beats    # writes liveedit/assets/beat_weights.json (about 10 min here)
+    python -m liveedit.bench.tune_beats    # writes liveedit/assets/beat_weights.json (about 20 min here)
 
 Songs: the beat tuning set (liveedit/bench/beatset.py `tuning_set`, corpus soundfont) and corpus
 songs (training/corpus, seeds 0-15, the songs the first grid was tuned on). Never the held-out set
@@ -8,8 +8,9 @@ that `liveedit bench live --only beats` scores.
 
 For analysis windows through each song (the envelope the live grid would hold at that moment), every
 (period, phase) cell gets its features; a cell is right when its period is within 4 % of the true
-local beat period and its newest grid point within 40 ms of a true beat. The weights (a linear term
-plus 16 hidden units) maximise the softmax probability of the right cells (cross-entropy, Adam), with
+local beat period and its newest grid point within 40 ms of a true beat. Three networks (different
+initialisations and sampled cells; the grid averages their scores, which steadies the octave calls),
+each a linear term plus 16 hidden units, maximise the softmax probability of the right cells (cross-entropy, Adam), with
 a small L2 pull towards zero.
 Windows that end inside a drumless break are left out (the grid holds its belief there instead).
 """
@@ -173,11 +174,13 @@ def train(data, analyser: CombAnalyser, hidden: int = 16, steps: int = 300, lr: 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--corpus-songs", type=int, default=16)
+    p.add_argument("--corpus-songs", type=int, default=32)
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--every", type=float, default=1.5, help="seconds between analysis windows")
     p.add_argument("--hidden", type=int, default=16, help="hidden units (0: a linear score)")
-    p.add_argument("--l2", type=float, default=1e-3)
+    p.add_argument("--l2", type=float, default=3e-3)
+    p.add_argument("--seeds", default="0,1,2",
+                   help="one network per seed (initialisation and sampled cells); the grid averages their scores")
     p.add_argument("--variants", default="1,0.92,1.08", help="tempo factors the tuning patterns are rendered at")
     p.add_argument("--out", default=str(WEIGHTS_PATH), help="where to write the weights (JSON)")
     args = p.parse_args(argv)
@@ -189,8 +192,10 @@ def main(argv: list[str] | None = None) -> int:
         d = windows(audio, beats, breaks, analyser, ts)
         data.extend(d)
         print(f"  {name:28s} {len(d)} windows", flush=True)
-    weights = train(data, analyser, hidden=args.hidden, steps=args.steps, l2=args.l2)
-    Path(args.out).write_text(json.dumps(weights, indent=0) + "\n")
+    members = [train(data, analyser, hidden=args.hidden, steps=args.steps, l2=args.l2, seed=int(seed))
+               for seed in args.seeds.split(",")]
+    weights = {"features": FEATURES, "members": [{k: v for k, v in m.items() if k != "features"} for m in members]}
+    Path(args.out).write_text(json.dumps(weights) + "\n")
     print(f"wrote {args.out}")
     return 0
 

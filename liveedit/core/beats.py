@@ -117,12 +117,13 @@ class OnsetEnvelope:
     claps, chords; > 2.5 kHz: hats, shakers, cymbals). Each band is divided by a slow running mean of
     itself (so a loud bass cannot drown the hats). `process_bands` gives the four bands (what the beat
     grid analyses: which band marks the beat differs by style, see liveedit/core/tempo.py);
-    `process` their weighted sum (`band_weights`), one value per hop. `last_spectrum` holds the coarse
-    log spectrum (16 bands, 60 Hz-5 kHz) of the hops `process_bands` returned last, for bar detection.
+    `process` their weighted sum (`band_weights`), one value per hop. `last_spectrum` holds the chroma
+    (12 pitch classes of the log spectrum, 130 Hz-2 kHz) of the hops `process_bands` returned last,
+    for bar detection.
     """
 
     BANDS = ((20.0, 150.0), (150.0, 500.0), (500.0, 2500.0), (2500.0, 1e9))
-    N_SPECTRUM = 16
+    N_SPECTRUM = 12
 
     def __init__(self, sample_rate: int = SAMPLE_RATE, hop: int = ENV_HOP, n_fft: int = ENV_FFT,
                  band_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 2.0)):
@@ -131,9 +132,13 @@ class OnsetEnvelope:
         freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
         masks = [(freqs >= lo) & (freqs < hi) for lo, hi in self.BANDS]
         self.band_matrix = np.stack([m / max(1, m.sum()) for m in masks], axis=1).astype(np.float32)  # (bins, 4)
-        edges = np.geomspace(60.0, 5000.0, self.N_SPECTRUM + 1)
-        spec = [(freqs >= lo) & (freqs < hi) for lo, hi in zip(edges[:-1], edges[1:])]
-        self.spectrum_matrix = np.stack([m / max(1, m.sum()) for m in spec], axis=1).astype(np.float32)
+        # Chroma: each FFT bin between 130 Hz and 2 kHz adds to its pitch class (bar lines are where
+        # chords change, and pitch classes show a chord change that band energies can miss).
+        chroma = np.zeros((freqs.size, self.N_SPECTRUM), dtype=np.float32)
+        ok = (freqs >= 130.0) & (freqs <= 2000.0)
+        pc = np.round(12 * np.log2(freqs[ok] / 440.0) + 69).astype(int) % 12
+        chroma[np.flatnonzero(ok), pc] = 1.0
+        self.spectrum_matrix = chroma / np.maximum(chroma.sum(0, keepdims=True), 1.0)
         self.band_weights = np.asarray(band_weights, dtype=np.float64)
         self._band_mean = np.zeros(len(self.BANDS))
         self._seen = 0

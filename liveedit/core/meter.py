@@ -6,8 +6,9 @@ beat-synchronous features of the audio heard so far:
   * rhythm signature of each beat: the four onset bands on the beat and half-way to the next one.
     Bars repeat, so signatures one bar apart are alike: 4/4 shows it at lags 2 and 4, 3/4 at 3 and 6.
     The meter is the one whose lags are the more alike.
-  * downbeat: bars start where the harmony changes (chords and bass notes change on the bar line far
-    more often than inside it) and where the low band hits (kick, bass root). Each beat position in
+  * downbeat: bars start where the harmony changes (the chroma of one beat against the one before:
+    chords change on the bar line far more often than inside it) and where the low band hits (kick,
+    bass root). Each beat position in
     the bar (0..M-1) collects those two cues with a decay; the strongest position is beat one.
 
 Decisions are held (hysteresis): the meter or the bar's phase changes only when the new one has led
@@ -29,6 +30,7 @@ class BarTracker:
     HOLD_BEATS = 4      # beats a new meter or phase must lead before it is taken
     W_NOVELTY = 1.0     # downbeat cue weights (z-scored cues)
     W_LOW = 0.6
+    W_MID = -0.4
     MIN_BEATS = 6       # beats seen before the meter is decided
 
     def __init__(self, beats_per_bar: int = 4):
@@ -44,6 +46,7 @@ class BarTracker:
         self._pending_count = 0
         self._novelty_stats = [0.0, 1.0]   # running mean and variance of the novelty
         self._low_stats = [0.0, 1.0]
+        self._mid_stats = [0.0, 1.0]
 
     def is_downbeat(self, n: int) -> bool:
         return (n - self.offset) % self.beats_per_bar == 0
@@ -93,20 +96,25 @@ class BarTracker:
             m = np.abs(t - center) <= tol
             return bands[m].max(0) if m.any() else np.zeros(bands.shape[1], np.float32)
 
-        sig = np.concatenate([peak(b0), peak(0.5 * (b0 + b1))])
+        on_beat = peak(b0)
+        sig = np.concatenate([on_beat, peak(0.5 * (b0 + b1))])
         inside = (t >= b0) & (t < b1)
         sp = spec[inside].mean(0) if inside.any() else np.zeros(spec.shape[1], np.float32)
-        low = float(peak(b0)[0])
+        low = float(on_beat[0])
+        mid = float(on_beat[2])
         self._beats[n] = (sig, sp, low)
         for k in [k for k in self._beats if k < n - 16]:
             del self._beats[k]
         prev = self._beats.get(n - 1)
         if prev is None:
             return
-        novelty = float(np.linalg.norm(sp - prev[1]))
+        a, b = sp - sp.mean(), prev[1] - prev[1].mean()
+        novelty = 1.0 - float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-9))   # chroma change
         zn = self._z(self._novelty_stats, novelty)
         zl = self._z(self._low_stats, low)
-        cue = self.W_NOVELTY * zn + self.W_LOW * zl
+        zm = self._z(self._mid_stats, mid)
+        # Beat one: chords change, the kick or the bass root hits; the snare's backbeat is not one.
+        cue = self.W_NOVELTY * zn + self.W_LOW * zl + self.W_MID * zm
         for m in METERS:
             ev = self._evidence[m]
             ev *= self.DECAY
