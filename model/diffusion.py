@@ -12,6 +12,7 @@ from typing import Callable
 import torch
 
 TRAIN_STEPS = 1000
+SPACINGS = ("time", "logsnr")
 
 # denoise_fn(x_t, t) -> x0 prediction; x_t: (B, T, C), t: (B,) integer steps in [0, TRAIN_STEPS)
 DenoiseFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -47,26 +48,60 @@ class CosineSchedule:
 class DDIMSampler:
     """Deterministic (eta = 0) or stochastic DDIM over an evenly spaced subset of training steps.
 
+    order 2 turns the deterministic update into DPM-Solver++(2M) (Lu et al. 2022): each step uses the
+    x0 estimate linearly extrapolated in log-SNR from the last two, D = (1 + 1/2r) x0_i - 1/2r x0_{i-1}
+    with r the ratio of the last two log-SNR steps, at the same one network call a step. With 10 steps
+    plain DDIM follows the probability-flow ODE coarsely, and its error shows as lost motion (more
+    steps give a livelier dance); the second-order update removes most of that error at no cost.
+    order 1 is DDIM exactly.
+
     Known frames: wherever `known_mask` is True the x0 estimate is replaced by `known` before each
     update, and the returned sample equals `known` there exactly.
     """
 
-    def __init__(self, schedule: CosineSchedule | None = None, eta: float = 0.0):
+    def __init__(self, schedule: CosineSchedule | None = None, eta: float = 0.0, order: int = 1,
+                 spacing: str = "time"):
+        if order not in (1, 2):
+            raise ValueError(f"sampler order must be 1 (DDIM) or 2 (DPM-Solver++(2M)), got {order}")
+        if spacing not in SPACINGS:
+            raise ValueError(f"sampler spacing must be one of {SPACINGS}, got {spacing!r}")
         self.schedule = schedule or CosineSchedule()
         self.eta = eta
+        self.order = order
+        self.spacing = spacing
+
+    def log_snr(self, t: int | torch.Tensor) -> torch.Tensor:
+        """lambda(t) = log(alpha / sigma), float64."""
+        ab = self.schedule.alphas_cumprod.cpu()[t]
+        return 0.5 * torch.log(ab / (1 - ab))
 
     def timesteps(self, steps: int, strength: float = 1.0) -> list[int]:
-        """Descending steps, e.g. 10 -> [999, 888, ..., 0].
+        """Descending steps from round(strength * 999) to 0.
 
-        strength < 1 starts lower (SDEdit) and, as image-to-image samplers do, takes that share of
-        the steps (same step size): 10 steps at strength 0.5 -> [500, 375, 250, 125, 0]."""
+        "time" spacing is even in t: 10 -> [999, 888, ..., 0]. strength < 1 starts lower (SDEdit)
+        and, as image-to-image samplers do, takes that share of the steps (same step size): 10 steps
+        at strength 0.5 -> [500, 375, 250, 125, 0].
+
+        "logsnr" spacing keeps the first and last step and spreads the ones between evenly in
+        log-SNR between -lambda(0) (or the first step's log-SNR where that is higher) and lambda(0):
+        the cosine schedule's even t spends its steps where little changes and takes one big jump at
+        each end, which loses most where the dance's finer detail is decided."""
         if not 1 <= steps <= self.schedule.steps:
             raise ValueError(f"sampler steps must be in [1, {self.schedule.steps}], got {steps}")
         if not 0.0 < strength <= 1.0:
             raise ValueError(f"strength must be in (0, 1], got {strength}")
         first = round(strength * (self.schedule.steps - 1))
-        ts = torch.linspace(first, 0, max(1, round(steps * strength))).round().long().tolist()
-        return list(dict.fromkeys(ts))
+        n = max(1, round(steps * strength))
+        if self.spacing == "time" or n <= 2:
+            ts = torch.linspace(first, 0, n).round().long().tolist()
+            return list(dict.fromkeys(ts))
+        lam = self.log_snr(torch.arange(self.schedule.steps))           # (1000,) rising with less noise
+        hi = float(lam[0])
+        lo = max(float(lam[first]), -hi)
+        between = torch.linspace(lo, hi, n, dtype=torch.float64)[1:-1]
+        inner = [int((lam - v).abs().argmin()) for v in between]
+        ts = sorted({first, 0, *(t for t in inner if t < first)}, reverse=True)
+        return ts
 
     @torch.no_grad()
     def sample(self, denoise_fn: DenoiseFn, shape: tuple[int, ...], steps: int = 10,
@@ -86,6 +121,7 @@ class DDIMSampler:
             x = math.sqrt(ab) * init.to(x) + math.sqrt(1 - ab) * x
         m = None if known_mask is None else known_mask[..., None].to(device)
         x0 = x
+        x0_last: torch.Tensor | None = None   # the previous step's x0 estimate (order 2)
         for i, t in enumerate(ts):
             tt = torch.full((shape[0],), t, dtype=torch.long, device=device)
             x0 = denoise_fn(x, tt)
@@ -94,9 +130,16 @@ class DDIMSampler:
             if i == len(ts) - 1:
                 break
             ab, ab_prev = float(ab_all[t]), float(ab_all[ts[i + 1]])
-            eps = (x - math.sqrt(ab) * x0) / math.sqrt(1 - ab)
+            d = x0
+            if self.order == 2 and x0_last is not None:
+                h = float(self.log_snr(ts[i + 1]) - self.log_snr(t))
+                h_last = float(self.log_snr(t) - self.log_snr(ts[i - 1]))
+                c = h / (2 * h_last)   # = 1 / 2r
+                d = (1 + c) * x0 - c * x0_last
+            x0_last = x0
+            eps = (x - math.sqrt(ab) * d) / math.sqrt(1 - ab)
             sigma = self.eta * math.sqrt((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev))
-            x = math.sqrt(ab_prev) * x0 + math.sqrt(max(1 - ab_prev - sigma**2, 0.0)) * eps
+            x = math.sqrt(ab_prev) * d + math.sqrt(max(1 - ab_prev - sigma**2, 0.0)) * eps
             if sigma > 0:
                 x = x + sigma * torch.randn(shape, generator=generator, dtype=dtype).to(device)
         if m is not None:
