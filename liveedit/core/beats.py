@@ -509,7 +509,7 @@ class BeatGrid:
     HINT_WEIGHT = 1.0
     BREAKDOWN_LEVEL = 0.35   # recent onset level below this fraction of the song's = no pulse
     MIN_STRENGTH = 1.3       # the winning cell's on-grid onset level over the mean, below = no pulse
-    LOCK_PROB = 0.3          # the best cell's probability needed for a first lock
+    LOCK_PROB = 0.15         # the best cell's probability needed for a first lock
     EARLY_S = 4.0            # s after a first lock during which a tempo switch is quick
     SWITCH_AFTER_EARLY = 0.75
     MIN_MASS = 0.3           # once locked, probability near the current period needed to move the grid
