@@ -507,7 +507,8 @@ class BeatGrid:
     # constants steer how the grid follows them (tuned on the tuning set, liveedit/bench/beatset.py).
     MIN_BPM, MAX_BPM = MIN_BPM, MAX_BPM
     HINT_WEIGHT = 1.0
-    BREAKDOWN_LEVEL = 0.35   # recent onset level below this fraction of the song's = no pulse
+    BREAKDOWN_LEVEL = 0.5    # recent drum onset level below this fraction of the song's = no pulse
+    LEVEL_BANDS = (0, 3)     # kick and hats: their onset level says whether the drums play
     MIN_STRENGTH = 1.3       # the winning cell's on-grid onset level over the mean, below = no pulse
     LOCK_PROB = 0.15         # the best cell's probability needed for a first lock
     EARLY_S = 4.0            # s after a first lock during which a tempo switch is quick
@@ -520,6 +521,7 @@ class BeatGrid:
     BELIEF_S = 3.0           # time constant of the tempo belief
     SWITCH_RATIO = 1.5       # another tempo's belief over the current one's that starts a switch
     LOOP_GAIN = 0.15         # period change per beat of phase error, per analysis
+    RAMP_FOLLOW = True
     PHASE_DECAY = 0.85       # per analysis, of the phase histogram
     PHASE_SWITCH_AFTER = 1.5   # s another phase must lead before the grid jumps to it
 
@@ -531,7 +533,7 @@ class BeatGrid:
         t, x = self._envelope()
         # Pulse clarity: is there recent onset activity compared with the song so far? (Measured on
         # the audio alone: a tracker that keeps reporting beats through a breakdown must not count.)
-        raw = np.asarray(self._env_v).sum(1)
+        raw = np.asarray(self._env_v)[:, list(self.LEVEL_BANDS)].sum(1)
         recent = raw[-int(2.0 * self.env_rate):]
         level = float(np.mean(recent)) if recent.size else 0.0
         # The song's onset level: the recent peak, decaying over about a minute (a break of 16 bars
@@ -646,7 +648,13 @@ class BeatGrid:
             # Another phase leads (off-beat lock, or the music shifted): follow only if it persists.
             if self._phase_since is None:
                 self._phase_since = now
+            measured = self._peak_period(prob.sum(1), rows)
             if now - self._phase_since < self.PHASE_SWITCH_AFTER:
+                # Meanwhile the period still follows the windows (a steep ramp also shows up here
+                # first), but not the phase error, which may be an off-beat's.
+                if fixed is None and self.RAMP_FOLLOW:
+                    self._set(cur.period + self.PERIOD_GAIN * (measured - cur.period),
+                              cur.time_of_beat(round(cur.beat_at(t_end))), now)
                 return
             corr = err_beats
             self._phase_since = None
@@ -657,9 +665,9 @@ class BeatGrid:
             if fixed is not None:
                 new_period = cur.period
             else:
-                # The period moves toward this window's (probability-weighted over the periods near
-                # the current one: finer than the period grid), and a persistent phase error also
-                # says it is off (second-order loop: ramps, drift).
+                # The period moves toward this window's (its period marginal's peak among the periods
+                # near the current one), and a persistent phase error also says it is off
+                # (second-order loop: ramps, drift).
                 measured = self._peak_period(prob.sum(1), rows)
                 new_period = cur.period + self.PERIOD_GAIN * (measured - cur.period)
                 new_period *= 1.0 + self.LOOP_GAIN * err_beats
