@@ -519,6 +519,7 @@ class BeatGrid:
     PERIOD_GAIN = 0.25       # fraction of a locked period's error corrected per analysis
     PHASE_GAIN = 0.35        # fraction of a locked phase error corrected per analysis
     BELIEF_S = 3.0           # time constant of the tempo belief
+    BELIEF_S_EARLY = 0.5     # the same before and in the first EARLY_S seconds after the first lock
     SWITCH_RATIO = 1.5       # another tempo's belief over the current one's that starts a switch
     LOOP_GAIN = 0.15         # period change per beat of phase error, per analysis
     RAMP_FOLLOW = True
@@ -555,7 +556,9 @@ class BeatGrid:
         # Tempo belief: each period's probability, averaged over the analyses (about BELIEF_S s),
         # so one ambiguous window (a fill, a sparse bar) cannot flip the octave.
         marg = prob.sum(1)
-        a = self.ANALYSIS_INTERVAL / self.BELIEF_S
+        # (shorter at first: an early lock from a bar or two of audio must be easy to correct)
+        early = not self.locked or now - self._locked_at < self.EARLY_S
+        a = min(1.0, self.ANALYSIS_INTERVAL / (self.BELIEF_S_EARLY if early else self.BELIEF_S))
         self._belief = marg if self._belief is None else (1 - a) * self._belief + a * marg
         pi, qi = np.unravel_index(int(np.argmax(s)), s.shape)
         strength = float(f[pi, qi, 0:4 * N_BANDS:4].mean())
