@@ -7,6 +7,7 @@ and the known frames are runtime choices, and the sampler is testable with a dum
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -45,6 +46,38 @@ class CosineSchedule:
         return torch.randint(0, self.steps, (batch,), generator=generator)
 
 
+def _checked_order(order: int) -> int:
+    if order not in (1, 2):
+        raise ValueError(f"sampler order must be 1 (DDIM) or 2 (DPM-Solver++(2M)), got {order}")
+    return order
+
+
+def _checked_spacing(spacing: str) -> str:
+    if spacing not in SPACINGS:
+        raise ValueError(f"sampler spacing must be one of {SPACINGS}, got {spacing!r}")
+    return spacing
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How a caller wants its windows sampled: the update's order and the spacing of the steps."""
+
+    order: int = 1
+    spacing: str = "time"
+
+    def __post_init__(self):
+        _checked_order(self.order)
+        _checked_spacing(self.spacing)
+
+    def describe(self) -> str:
+        update = "DDIM" if self.order == 1 else "DPM-Solver++(2M)"
+        return update + (", steps even in log-SNR" if self.spacing == "logsnr" else "")
+
+
+# Named choices for command lines (--sampler).
+SAMPLERS = {"dpm2": Sampling(order=2, spacing="logsnr"), "ddim": Sampling(order=1, spacing="time")}
+
+
 class DDIMSampler:
     """Deterministic (eta = 0) or stochastic DDIM over an evenly spaced subset of training steps.
 
@@ -61,21 +94,17 @@ class DDIMSampler:
 
     def __init__(self, schedule: CosineSchedule | None = None, eta: float = 0.0, order: int = 1,
                  spacing: str = "time"):
-        if order not in (1, 2):
-            raise ValueError(f"sampler order must be 1 (DDIM) or 2 (DPM-Solver++(2M)), got {order}")
-        if spacing not in SPACINGS:
-            raise ValueError(f"sampler spacing must be one of {SPACINGS}, got {spacing!r}")
         self.schedule = schedule or CosineSchedule()
         self.eta = eta
-        self.order = order
-        self.spacing = spacing
+        self.order = _checked_order(order)
+        self.spacing = _checked_spacing(spacing)
 
     def log_snr(self, t: int | torch.Tensor) -> torch.Tensor:
         """lambda(t) = log(alpha / sigma), float64."""
         ab = self.schedule.alphas_cumprod.cpu()[t]
         return 0.5 * torch.log(ab / (1 - ab))
 
-    def timesteps(self, steps: int, strength: float = 1.0) -> list[int]:
+    def timesteps(self, steps: int, strength: float = 1.0, spacing: str | None = None) -> list[int]:
         """Descending steps from round(strength * 999) to 0.
 
         "time" spacing is even in t: 10 -> [999, 888, ..., 0]. strength < 1 starts lower (SDEdit)
@@ -92,7 +121,7 @@ class DDIMSampler:
             raise ValueError(f"strength must be in (0, 1], got {strength}")
         first = round(strength * (self.schedule.steps - 1))
         n = max(1, round(steps * strength))
-        if self.spacing == "time" or n <= 2:
+        if _checked_spacing(spacing or self.spacing) == "time" or n <= 2:
             ts = torch.linspace(first, 0, n).round().long().tolist()
             return list(dict.fromkeys(ts))
         lam = self.log_snr(torch.arange(self.schedule.steps))           # (1000,) rising with less noise
@@ -108,13 +137,15 @@ class DDIMSampler:
                known: torch.Tensor | None = None, known_mask: torch.Tensor | None = None,
                generator: torch.Generator | None = None, device: torch.device | str = "cpu",
                dtype: torch.dtype = torch.float32, init: torch.Tensor | None = None,
-               strength: float = 1.0) -> torch.Tensor:
+               strength: float = 1.0, order: int | None = None, spacing: str | None = None) -> torch.Tensor:
         """Draw x0 of `shape` (B, T, C). known: (B, T, C); known_mask: (B, T) bool.
 
         init, strength (SDEdit): start from `init` (B, T, C) noised to step strength * 1000 instead
-        of from pure noise, so the sample keeps init's coarse structure; strength 1 ignores init."""
+        of from pure noise, so the sample keeps init's coarse structure; strength 1 ignores init.
+        order, spacing: this call's update and step spacing (default: the sampler's own)."""
         ab_all = self.schedule.alphas_cumprod
-        ts = self.timesteps(steps, strength)
+        order = _checked_order(order or self.order)
+        ts = self.timesteps(steps, strength, spacing)
         x = torch.randn(shape, generator=generator, dtype=dtype).to(device)
         if init is not None and strength < 1.0:
             ab = float(ab_all[ts[0]])
@@ -131,7 +162,7 @@ class DDIMSampler:
                 break
             ab, ab_prev = float(ab_all[t]), float(ab_all[ts[i + 1]])
             d = x0
-            if self.order == 2 and x0_last is not None:
+            if order == 2 and x0_last is not None:
                 h = float(self.log_snr(ts[i + 1]) - self.log_snr(t))
                 h_last = float(self.log_snr(t) - self.log_snr(ts[i - 1]))
                 c = h / (2 * h_last)   # = 1 / 2r

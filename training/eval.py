@@ -42,6 +42,7 @@ REPO = Path(__file__).resolve().parent.parent
 WINDOW = 150
 FPS = 30
 CHECKPOINTS = REPO / "model" / "checkpoints"
+SAMPLER_NAMES = ("dpm2", "ddim")   # model.diffusion.SAMPLERS, named here so `--help` needs no torch
 MeasureFn = Callable[..., Mapping[str, float]]
 
 
@@ -447,12 +448,16 @@ def get_alignment(path: Path, train: Sequence[Window], test: Sequence[Window], e
     return scorer, True
 
 
-def load_model(path: str | Path | None, tiny_random: bool = False, text_encoder=None):
+def load_model(path: str | Path | None, tiny_random: bool = False, text_encoder=None, sampler: str | None = None):
+    """sampler: a name in model.diffusion.SAMPLERS for new dance (default: the model's own)."""
+    from model.diffusion import SAMPLERS  # noqa: PLC0415
     from model.pipeline import DanceModel  # noqa: PLC0415
 
-    if tiny_random:
-        return DanceModel.tiny_random(seed=0, text_encoder=text_encoder)
-    return DanceModel.load(path, text_encoder=text_encoder)
+    dm = DanceModel.tiny_random(seed=0, text_encoder=text_encoder) if tiny_random \
+        else DanceModel.load(path, text_encoder=text_encoder)
+    if sampler is not None:
+        dm.generate_sampling = SAMPLERS[sampler]
+    return dm
 
 
 # (model, args, log) -> the long-form section's results. The long-form evaluation dances whole songs
@@ -497,7 +502,7 @@ def _run_longform_only(args, dm, text_encoder, longform: LongformFn | None) -> d
     if not args.longform_songs:
         raise SystemExit("--longform-only with --longform-songs 0 evaluates nothing")
     if dm is None:
-        dm = load_model(args.checkpoint, args.tiny_random, text_encoder)
+        dm = load_model(args.checkpoint, args.tiny_random, text_encoder, getattr(args, "sampler", None))
     results: dict = {"meta": _meta(args, dm, data="held-out songs only (--longform-only)")}
     results["longform"] = _run_longform(args, dm, longform, log)
     results["goals"] = []
@@ -512,8 +517,14 @@ def _meta(args, dm, **extra) -> dict:
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": _machine(),
         "model": getattr(dm, "name", "model"), "model_meta": _plain(getattr(dm, "meta", {})),
-        "steps": args.steps, "music_guidance": args.music_guidance, "seed": args.seed, **extra,
+        "steps": args.steps, "music_guidance": args.music_guidance, "seed": args.seed,
+        "sampler": _sampling_of(dm, "generate_sampling"), "edit_sampler": _sampling_of(dm, "edit_sampling"), **extra,
     }
+
+
+def _sampling_of(dm, which: str) -> str:
+    sampling = getattr(dm, which, None)
+    return sampling.describe() if sampling is not None else "DDIM"
 
 
 def _write(args, results: dict, example, log) -> None:
@@ -590,7 +601,7 @@ def _run(args, dm, measure, embed, text_encoder, variant_models, longform: Longf
 
     # ---- model and baselines (Table 2)
     if dm is None:
-        dm = load_model(args.checkpoint, args.tiny_random, text_encoder)
+        dm = load_model(args.checkpoint, args.tiny_random, text_encoder, getattr(args, "sampler", None))
     results: dict = {"meta": _meta(
         args, dm, data=data_desc, train_windows=len(train), test_windows=len(test), edit_windows=len(edit_test),
         text_guidance=cfg.text_guidance, edit_redraw=cfg.redraw, margin=cfg.margin, tolerance=cfg.tolerance,
@@ -680,7 +691,7 @@ def _ablations(args, dm, windows, cfg, refs, spread, measure, scorer, embed, var
             if p is None or not p.is_file():
                 rows.append({"variant": label, "status": "not trained", "checkpoint": _short(p) if p else ""})
                 continue
-            model = load_model(p, text_encoder=text_encoder)
+            model = load_model(p, text_encoder=text_encoder, sampler=getattr(args, "sampler", None))
             mode = getattr(getattr(model, "cfg", None), "edit_mode", key)
             if mode != key:
                 log(f"eval: warning: {p} has edit_mode {mode!r}, expected {key!r}")
@@ -792,7 +803,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, default=0, help="evaluate at most N held-out windows (quick run)")
     p.add_argument("--train-limit", type=int, default=400, help="at most N training windows (baselines, references)")
     p.add_argument("--per-chain", type=int, default=None, help="at most N 5 s windows per chain")
-    p.add_argument("--steps", type=int, default=10, help="DDIM steps")
+    p.add_argument("--steps", type=int, default=10, help="sampler steps per window")
+    p.add_argument("--sampler", choices=SAMPLER_NAMES, default=None,
+                   help="sampler for new dance: dpm2 (DPM-Solver++(2M) over log-SNR steps, the default) or "
+                        "ddim (even steps); edits always use DDIM")
     p.add_argument("--music-guidance", type=float, default=2.0)
     p.add_argument("--text-guidance", type=float, default=2.0)
     p.add_argument("--edit-redraw", type=float, default=None,

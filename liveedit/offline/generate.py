@@ -216,6 +216,7 @@ def generate_dance(song: str | Path | Song, model: Any, checkpoint_id: str, *, s
         "seed": seed,
         "steps": steps,
         "music_guidance": music_guidance,
+        "sampler": model.generate_sampling.describe() if hasattr(model, "generate_sampling") else "DDIM",
         "hop": hop,
         "context": context,
     }

@@ -350,7 +350,9 @@ def evaluate(model, cfg: LongformConfig | None = None, songs: Sequence[HeldOutSo
                            "stretch_max": float(stretches.max()),
                            "seam": float(np.mean([r["seam"] for r in rs])),
                            "breakdown_calm": _mean_calm(rs), "songs": len(rs), "clips": len(clips)})
-    result = {"config": {k: v for k, v in cfg.__dict__.items() if k != "progress"},
+    sampling = getattr(model, "generate_sampling", None)
+    result = {"config": {**{k: v for k, v in cfg.__dict__.items() if k != "progress"},
+                         "sampler": sampling.describe() if sampling is not None else "DDIM"},
               "songs": [{"name": s.name, "family": s.family, "style": s.style, "bpm": s.bpm,
                          "seconds": round(len(s.audio) / SAMPLE_RATE, 1),
                          "breakdown": any(x.get("kind") == "breakdown" for x in s.sections)} for s in songs],

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from model.diffusion import CosineSchedule, DDIMSampler, cosine_alphas_cumprod
+from model.diffusion import SAMPLERS, CosineSchedule, DDIMSampler, cosine_alphas_cumprod
 from model.motion import Normalizer
 from model.network import (CrossModalityEditingModule, DanceEditor, EditInputs, ModelConfig, adain)
 from model.pipeline import DanceModel
@@ -195,6 +195,28 @@ def test_pipeline_determinism_known_frames_and_edit():
         dm.generate(music[:100])
     batched = dm.generate(np.stack([music, music]), steps=4, seed=3)
     assert batched.shape == (2, 150, 151)
+
+
+def test_new_dance_and_edits_each_use_their_own_sampling():
+    """New dance samples with generate_sampling, edits with edit_sampling; neither changes the other."""
+    dm = DanceModel.tiny_random(0, text_encoder=StandInText())
+    seen = []
+    sample = dm.sampler.sample
+    dm.sampler.sample = lambda *a, **k: seen.append((k["order"], k["spacing"])) or sample(*a, **k)
+    music = np.random.default_rng(0).normal(size=(150, 35)).astype(np.float32)
+    assert dm.generate_sampling == SAMPLERS["dpm2"] and dm.edit_sampling == SAMPLERS["ddim"]
+    a = dm.generate(music, steps=6, seed=3)
+    e = dm.edit(music, a, a, "swing arms wider", steps=6, seed=6)
+    dm.generate_sampling = SAMPLERS["ddim"]
+    assert not np.allclose(dm.generate(music, steps=6, seed=3), a)
+    assert np.array_equal(dm.edit(music, a, a, "swing arms wider", steps=6, seed=6), e)
+    assert seen == [(2, "logsnr"), (1, "time"), (1, "time"), (1, "time")]
+
+
+def test_eval_names_the_samplers_the_model_has():
+    from training.eval import SAMPLER_NAMES
+
+    assert set(SAMPLER_NAMES) == set(SAMPLERS)
 
 
 def test_checkpoint_round_trip(tmp_path):

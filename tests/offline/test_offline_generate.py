@@ -112,9 +112,13 @@ def test_cli_generate_with_the_tiny_model(tmp_path, capsys):
     assert d.num_frames == num_frames(int(6.0 * 15360))
     assert d.meta["seed"] == 7 and d.meta["steps"] == 2 and d.meta["beat_source"] == "sidecar"
     assert d.meta["checkpoint"].startswith("tiny-random")
+    assert d.meta["sampler"] == "DPM-Solver++(2M), steps even in log-SNR"
     assert len(d.meta["song_sha256"]) == 64
     assert np.isfinite(d.current).all()
     assert "wrote" in capsys.readouterr().out
+    assert main(["generate", str(tmp_path / "song.wav"), "-o", str(out), "--checkpoint", "random",
+                 "--steps", "2", "--seed", "7", "-q", "--sampler", "ddim"]) == 0
+    assert dancefile.load(out).meta["sampler"] == "DDIM"
 
 
 def test_cli_generate_from_midi(tmp_path):

@@ -134,7 +134,8 @@ def write_report(results: dict, out: Path, img_dir: Path, example_music_beats, e
           "no continuation, no rolling plan. What users see is the section above.", "",
          f"- Data: {m['data']}; {m['train_windows']} training windows, {m['test_windows']} held-out windows "
          f"({m['edit_windows']} with a 3-edit chain); clips are 5 s (150 frames at 30 fps)",
-         f"- Sampling: DDIM {m['steps']} steps, music guidance {m['music_guidance']}, text guidance "
+         f"- Sampling: {m.get('sampler', 'DDIM')}, {m['steps']} steps (edits: {m.get('edit_sampler', 'DDIM')}), "
+         f"music guidance {m['music_guidance']}, text guidance "
          f"{m['text_guidance']}, edits start from the current dance noised to {m.get('edit_redraw', 1.0)} "
          f"(1 = pure noise), seed {m['seed']}", ""]
     if m["test_windows"] < 100:
@@ -258,7 +259,7 @@ def longform_section(lf: dict, rel) -> list[str]:
          f"rolling plan with {c['context']} known frames and a {c['hop']}-frame hop, continuation, cross-fades, "
          "post-processing). `serve` feeds each window the music only up to its playhead and extrapolates the "
          f"rest from the beats heard so far, as the live engine does (known frames end {c['live_lead']} frames "
-         "after the audio heard). DDIM "
+         f"after the audio heard). {c.get('sampler', 'DDIM')}, "
          f"{c['steps']} steps, music guidance {c['music_guidance']}, seed {c['seed']}. Ground truth: the corpus "
          "choreographer's dance for each song; the GT-vs-GT reference is a second dance it makes for the same song.", "",
          "- speed ÷ data: mean joint speed over the ground truth's; 5 s min/median/max: the same ratio per 5 s "
