@@ -41,7 +41,11 @@ def _songs(n_corpus: int, variants: tuple[float, ...] = (1.0,)):
         # Each tuning pattern also at other tempi (and other seeds: velocities, keys), for variety.
         for i, spec in enumerate(tuning_set()):
             if factor != 1.0:
-                spec = replace(spec, name=f"{spec.name} x{factor:g}", bpm=spec.bpm * factor,
+                # Other tempi, and each drum layer louder or softer: another soundfont balances its
+                # kit differently, and the scorer must not rely on one balance.
+                mix = np.random.default_rng(1000 * v + i)
+                drums = tuple((k, pat, lvl * float(mix.uniform(0.5, 1.3))) for k, pat, lvl in spec.drums)
+                spec = replace(spec, name=f"{spec.name} x{factor:g}", bpm=spec.bpm * factor, drums=drums,
                                bpm_end=None if spec.bpm_end is None else spec.bpm_end * factor)
             s = render(spec, SEED0 + 500 + 50 * v + i, default_soundfont())
             out.append((s.name, s.audio, s.beats, s.breaks))
