@@ -521,9 +521,10 @@ class BeatGrid:
     BELIEF_S = 3.0           # time constant of the tempo belief
     BELIEF_S_EARLY = 0.5     # the same before and in the first EARLY_S seconds after the first lock
     SWITCH_RATIO = 1.5       # another tempo's belief over the current one's that starts a switch
-    LOOP_GAIN = 0.15         # period change per beat of phase error, per analysis
+    LOOP_GAIN = 0.3          # period change per beat of phase error, per analysis
     RAMP_FOLLOW = True
     PHASE_DECAY = 0.85       # per analysis, of the phase histogram
+    NEAR_PHASE = 0.3         # beats: a phase error up to this is followed, beyond it must persist
     PHASE_SWITCH_AFTER = 1.5   # s another phase must lead before the grid jumps to it
 
     def _analyse(self, now: float) -> None:
@@ -647,7 +648,7 @@ class BeatGrid:
         den = a_ - 2 * b_ + c_
         off = 0.5 * (a_ - c_) / den if den < 0 else 0.0
         err_beats = ((j + 0.5 + off) / bins + 0.5) % 1.0 - 0.5
-        if abs(err_beats) > 0.2:
+        if abs(err_beats) > self.NEAR_PHASE:
             # Another phase leads (off-beat lock, or the music shifted): follow only if it persists.
             if self._phase_since is None:
                 self._phase_since = now
