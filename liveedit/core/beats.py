@@ -201,7 +201,7 @@ class BeatGrid:
     WINDOW = 6.0               # s of onset envelope analysed
     MIN_EVIDENCE = 1.0         # s of audio before the first estimate (lock-in ~2 s, same F as 2 s)
     CONFIRM = 2                # consistent analyses needed for the first lock
-    SWITCH_AFTER = 3.0         # s a contradicting estimate must persist before a locked grid follows it
+    SWITCH_AFTER = 3.0         # s another tempo must lead (SWITCH_RATIO) before a locked grid takes it
     MIDI_TIMEOUT = 1.0         # s without MIDI pulses before the grid falls back to audio/manual
     LINK_TIMEOUT = 0.5         # s without Link updates before the grid falls back to audio/manual
     SLEW = 0.1                 # beats per second at most that a clock switch moves the beat phase
@@ -471,8 +471,7 @@ class BeatGrid:
         now = float(times[-1]) if now is None else now
         if spectrum is not None and len(spectrum) == times.size:
             self.bars.observe(times, values[:, :N_BANDS], np.asarray(spectrum))
-        interval = self.ANALYSIS_INTERVAL if not self.locked else self.LOCKED_INTERVAL
-        if now - self._last_analysis >= interval:
+        if now - self._last_analysis >= self.ANALYSIS_INTERVAL:
             self._last_analysis = now
             self._analyse(now)
         if self.locked and self.source == "audio":
@@ -512,17 +511,15 @@ class BeatGrid:
     MIN_STRENGTH = 1.3       # the winning cell's on-grid onset level over the mean, below = no pulse
     LOCK_PROB = 0.15         # the best cell's probability needed for a first lock
     EARLY_S = 4.0            # s after a first lock during which a tempo switch is quick
-    SWITCH_AFTER_EARLY = 0.75
+    SWITCH_AFTER_EARLY = 0.75  # s a leading tempo must lead in those seconds (else SWITCH_AFTER)
     MIN_MASS = 0.3           # once locked, probability near the current period needed to move the grid
     MIN_PROB = 0.15          # the best cell's probability, below = no pulse (drumless breaks)
-    LOCKED_INTERVAL = 0.25   # s between analyses once locked
     PERIOD_GAIN = 0.25       # fraction of a locked period's error corrected per analysis
     PHASE_GAIN = 0.35        # fraction of a locked phase error corrected per analysis
     BELIEF_S = 3.0           # time constant of the tempo belief
     BELIEF_S_EARLY = 0.5     # the same before and in the first EARLY_S seconds after the first lock
     SWITCH_RATIO = 1.5       # another tempo's belief over the current one's that starts a switch
     LOOP_GAIN = 0.3          # period change per beat of phase error, per analysis
-    RAMP_FOLLOW = True
     PHASE_DECAY = 0.85       # per analysis, of the phase histogram
     NEAR_PHASE = 0.3         # beats: a phase error up to this is followed, beyond it must persist
     PHASE_SWITCH_AFTER = 1.5   # s another phase must lead before the grid jumps to it
@@ -656,7 +653,7 @@ class BeatGrid:
             if now - self._phase_since < self.PHASE_SWITCH_AFTER:
                 # Meanwhile the period still follows the windows (a steep ramp also shows up here
                 # first), but not the phase error, which may be an off-beat's.
-                if fixed is None and self.RAMP_FOLLOW:
+                if fixed is None:
                     self._set(cur.period + self.PERIOD_GAIN * (measured - cur.period),
                               cur.time_of_beat(round(cur.beat_at(t_end))), now)
                 return
