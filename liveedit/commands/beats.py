@@ -98,7 +98,8 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     print(f"# {args.song}: {duration:.2f} s, {len(beats)} beats, {mode}")
     if tempo is not None:
-        print(f"# median tempo {tempo:.1f} BPM; first beat at {beats[0]['t']:.3f} s")
+        print(f"# median tempo {tempo:.1f} BPM, {beats[-1].get('beats_per_bar', 4)} beats a bar; "
+              f"first beat at {beats[0]['t']:.3f} s")
     print("# time_s  beat|DOWNBEAT  bpm")
     for b in beats:
         print(f"{b['t']:.3f}  {'DOWNBEAT' if b['downbeat'] else 'beat'}  {b['bpm']:.1f}")
