@@ -92,6 +92,8 @@ class LiveCore:
             duration = cmd.value
             if duration is not None and (not math.isfinite(duration) or duration <= 0):
                 raise ValueError(f"edit duration must be a positive number of beats, got {duration}")
+            # "for 2 bars" counts the bars the grid hears: 3 beats each in a waltz
+            self.edits.beats_per_bar = self.grid.beats_per_bar
             edit, dropped = self.edits.push(cmd.text, self.grid.beat_at(now), duration)
             self._pending_edit = (self.edits.version, cmd.received or now)
             msg = f"edit {edit.id} '{edit.text}'"

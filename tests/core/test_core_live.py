@@ -136,3 +136,14 @@ def test_edit_reuses_the_committed_prediction_and_undo_needs_no_model():
     assert req2.initial is not None and not req2.needs_model
     res2 = run_window(None, req2)                               # no model call at all
     assert np.array_equal(res2.shown, req2.initial)
+
+
+def test_edit_for_bars_counts_the_bars_the_grid_found():
+    until = {}
+    for meter in (3, 4):
+        core = LiveCore(REST, LiveConfig())
+        core.grid.beats_per_bar = meter           # 3: the tracker heard a waltz
+        r = core.handle(Command("edit", "swing arms wider for 2 bars", source="test"), 0.0)
+        assert r.ok
+        until[meter] = r.data["until_beat"]
+    assert until[4] - until[3] == 2.0             # 2 bars of 4 beats against 2 bars of 3
