@@ -17,10 +17,9 @@ from liveedit.core.tempo import FEATURES, WEIGHTS_PATH, CombAnalyser
 from liveedit.core.testaudio import drum_song
 from liveedit.tracker import live_beats
 
-pytest.importorskip("fluidsynth")
-
 
 def clip(name: str, seconds: float):
+    pytest.importorskip("fluidsynth")   # the clips are rendered; the scorer and bar tests need numpy only
     from liveedit.bench.beatset import SEED0, beat_set, render
 
     for i, spec in enumerate(beat_set()):
