@@ -41,17 +41,17 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from liveedit.core.meter import BarTracker
-from liveedit.core.tempo import N_BANDS, CombAnalyser
+from liveedit.core.tempo import N_BANDS, PERIOD_BPM, CombAnalyser
 
 SAMPLE_RATE = 15360
 ENV_HOP = 256          # onset envelope hop: 60 values a second at 15360 Hz
 ENV_FFT = 1024
 ENV_RATE = SAMPLE_RATE / ENV_HOP
-MIN_BPM, MAX_BPM = 60.0, 200.0
+MIN_BPM, MAX_BPM = float(PERIOD_BPM.min()), float(PERIOD_BPM.max())   # what the audio analysis searches
 DEFAULT_BPM = 120.0
 # The one tempo range for everything a user or a clock sets (`/tempo`, tap tempo, MIDI clock), on
 # every channel; docs/protocol.md section 1 documents it. The audio analysis searches a narrower
-# band (MIN_BPM-MAX_BPM) where music's beat level almost always lies.
+# band (MIN_BPM-MAX_BPM, liveedit/core/tempo.py) where music's beat level almost always lies.
 TEMPO_RANGE = (20.0, 300.0)
 
 
@@ -504,7 +504,6 @@ class BeatGrid:
 
     # Tempo and phase come from liveedit/core/tempo.py (weights learned on the tuning set); these
     # constants steer how the grid follows them (tuned on the tuning set, liveedit/bench/beatset.py).
-    MIN_BPM, MAX_BPM = MIN_BPM, MAX_BPM
     HINT_WEIGHT = 1.0
     BREAKDOWN_LEVEL = 0.5    # recent drum onset level below this fraction of the song's = no pulse
     LEVEL_BANDS = (0, 3)     # kick and hats: their onset level says whether the drums play
