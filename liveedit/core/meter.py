@@ -26,11 +26,15 @@ HISTORY_S = 10.0
 
 
 class BarTracker:
+    """Meter and downbeat of a beat grid's beats. `observe` the envelope bands and chroma as they
+    come, `update` with the grid after each analysis; ask `beats_per_bar` and `is_downbeat(n)`.
+    The cue weights were chosen on the beat tuning set (liveedit/bench/beatset.py)."""
+
     DECAY = 0.92        # per-beat decay of the downbeat evidence (about 3 bars of memory)
     HOLD_BEATS = 4      # beats a new meter or phase must lead before it is taken
-    W_NOVELTY = 1.0     # downbeat cue weights (z-scored cues)
-    W_LOW = 0.6
-    W_MID = -0.4
+    W_NOVELTY = 1.0     # downbeat cue weights (z-scored cues): chroma change,
+    W_LOW = 0.6         # low band on the beat (kick, bass root),
+    W_MID = -0.4        # mid band on the beat (the snare's backbeat: not beat one)
     MIN_BEATS = 6       # beats seen before the meter is decided
 
     def __init__(self, beats_per_bar: int = 4):
@@ -40,7 +44,7 @@ class BarTracker:
         self._bands: deque[np.ndarray] = deque()
         self._spec: deque[np.ndarray] = deque()
         self._last_beat: int | None = None
-        self._beats: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}   # n -> (signature, spectrum, low)
+        self._beats: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}   # n -> (signature, chroma, low)
         self._evidence = {m: np.zeros(m) for m in METERS}
         self._pending: tuple[int, int] | None = None   # (meter, offset) leading but not yet taken
         self._pending_count = 0
