@@ -227,6 +227,7 @@ class BeatGrid:
         self._phase_hist = np.zeros(48)
         self._switch_since: float | None = None
         self._locked_at = -math.inf
+        self._last_quiet = -math.inf   # last analysis that found no pulse (a break)
         self._phase_since: float | None = None
         self.bars = BarTracker(beats_per_bar)
         self._first_t: float | None = None
@@ -513,13 +514,14 @@ class BeatGrid:
     SWITCH_AFTER_EARLY = 0.75  # s a leading tempo must lead in those seconds (else SWITCH_AFTER)
     MIN_MASS = 0.3           # once locked, probability near the current period needed to move the grid
     MIN_PROB = 0.15          # the best cell's probability, below = no pulse (drumless breaks)
-    PERIOD_GAIN = 0.25       # fraction of a locked period's error corrected per analysis
+    PERIOD_GAIN = 0.4        # fraction of a locked period's error corrected per analysis
     PHASE_GAIN = 0.35        # fraction of a locked phase error corrected per analysis
     BELIEF_S = 3.0           # time constant of the tempo belief
     BELIEF_S_EARLY = 0.5     # the same before and in the first EARLY_S seconds after the first lock
     SWITCH_RATIO = 1.5       # another tempo's belief over the current one's that starts a switch
     LOOP_GAIN = 0.3          # period change per beat of phase error, per analysis
     PHASE_DECAY = 0.85       # per analysis, of the phase histogram
+    SETTLE_S = 3.0           # s after a break during which the period is held (phase still followed)
     NEAR_PHASE = 0.3         # beats: a phase error up to this is followed, beyond it must persist
     PHASE_SWITCH_AFTER = 1.5   # s another phase must lead before the grid jumps to it
 
@@ -539,6 +541,7 @@ class BeatGrid:
         self._level_avg = max(0.995 * getattr(self, "_level_avg", level), level)
         if len(x) < 30 or level < self.BREAKDOWN_LEVEL * self._level_avg or level < 1e-6:
             self.confidence *= 0.9
+            self._last_quiet = now
             return  # breakdown / silence: hold the grid
         fixed = self._manual_period
         an = self._analyser
@@ -610,7 +613,10 @@ class BeatGrid:
         k = np.convolve(self._belief, np.ones(3), mode="same")
         here = float(k[near].max()) if near.any() else 0.0
         far = np.abs(logp) > 0.08
-        if fixed is None and far.any() and float(k[far].max()) > self.SWITCH_RATIO * here:
+        # Just after a break the window is mostly break: the period held through it is worth more than
+        # the windows' until they hold SETTLE_S of music again (the phase may still be corrected).
+        settling = now - self._last_quiet < self.SETTLE_S
+        if fixed is None and not settling and far.any() and float(k[far].max()) > self.SWITCH_RATIO * here:
             if self._switch_since is None:
                 self._switch_since = now
             elif now - self._switch_since >= (self.SWITCH_AFTER if now - self._locked_at > self.EARLY_S
@@ -652,7 +658,7 @@ class BeatGrid:
             if now - self._phase_since < self.PHASE_SWITCH_AFTER:
                 # Meanwhile the period still follows the windows (a steep ramp also shows up here
                 # first), but not the phase error, which may be an off-beat's.
-                if fixed is None:
+                if fixed is None and not settling:
                     self._set(cur.period + self.PERIOD_GAIN * (measured - cur.period),
                               cur.time_of_beat(round(cur.beat_at(t_end))), now)
                 return
@@ -662,7 +668,7 @@ class BeatGrid:
         else:
             self._phase_since = None
             corr = self.PHASE_GAIN * err_beats
-            if fixed is not None:
+            if fixed is not None or settling:
                 new_period = cur.period
             else:
                 # The period moves toward this window's (its period marginal's peak among the periods
