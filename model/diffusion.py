@@ -129,8 +129,7 @@ class DDIMSampler:
         lo = max(float(lam[first]), -hi)
         between = torch.linspace(lo, hi, n, dtype=torch.float64)[1:-1]
         inner = [int((lam - v).abs().argmin()) for v in between]
-        ts = sorted({first, 0, *(t for t in inner if t < first)}, reverse=True)
-        return ts
+        return sorted({first, 0, *(t for t in inner if t < first)}, reverse=True)
 
     @torch.no_grad()
     def sample(self, denoise_fn: DenoiseFn, shape: tuple[int, ...], steps: int = 10,
@@ -153,6 +152,7 @@ class DDIMSampler:
         m = None if known_mask is None else known_mask[..., None].to(device)
         x0 = x
         x0_last: torch.Tensor | None = None   # the previous step's x0 estimate (order 2)
+        lam = self.log_snr(torch.tensor(ts)).tolist() if order == 2 else []   # log-SNR of each step
         for i, t in enumerate(ts):
             tt = torch.full((shape[0],), t, dtype=torch.long, device=device)
             x0 = denoise_fn(x, tt)
@@ -163,8 +163,7 @@ class DDIMSampler:
             ab, ab_prev = float(ab_all[t]), float(ab_all[ts[i + 1]])
             d = x0
             if order == 2 and x0_last is not None:
-                h = float(self.log_snr(ts[i + 1]) - self.log_snr(t))
-                h_last = float(self.log_snr(t) - self.log_snr(ts[i - 1]))
+                h, h_last = lam[i + 1] - lam[i], lam[i] - lam[i - 1]
                 c = h / (2 * h_last)   # = 1 / 2r
                 d = (1 + c) * x0 - c * x0_last
             x0_last = x0

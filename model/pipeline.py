@@ -41,6 +41,13 @@ GENERATE_SAMPLING = SAMPLERS["dpm2"]
 EDIT_SAMPLING = SAMPLERS["ddim"]
 
 
+def describe_sampling(model, which: str = "generate_sampling") -> str:
+    """How `model` samples new dance (or, with which="edit_sampling", edits), for reports and dance
+    files; "DDIM" for models without the setting (test stand-ins sample that way)."""
+    sampling = getattr(model, which, None)
+    return sampling.describe() if sampling is not None else "DDIM"
+
+
 class TextEncoderLike(Protocol):
     def encode(self, prompts: list[str], max_tokens: int = 32): ...  # -> .tokens (B,L,384), .mask (B,L)
 
@@ -294,4 +301,4 @@ class DanceModel:
         return out[0] if single else out
 
 
-__all__ = ["DanceModel", "DEFAULT_CHECKPOINT", "EDIT_REDRAW", "CheckpointError"]
+__all__ = ["DanceModel", "DEFAULT_CHECKPOINT", "EDIT_REDRAW", "CheckpointError", "describe_sampling"]

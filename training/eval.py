@@ -512,19 +512,16 @@ def _run_longform_only(args, dm, text_encoder, longform: LongformFn | None) -> d
 
 
 def _meta(args, dm, **extra) -> dict:
+    from model.pipeline import describe_sampling  # noqa: PLC0415
+
     return {
         "command": " ".join(["liveedit eval"] + list(getattr(args, "argv", []) or [])),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": _machine(),
         "model": getattr(dm, "name", "model"), "model_meta": _plain(getattr(dm, "meta", {})),
         "steps": args.steps, "music_guidance": args.music_guidance, "seed": args.seed,
-        "sampler": _sampling_of(dm, "generate_sampling"), "edit_sampler": _sampling_of(dm, "edit_sampling"), **extra,
+        "sampler": describe_sampling(dm), "edit_sampler": describe_sampling(dm, "edit_sampling"), **extra,
     }
-
-
-def _sampling_of(dm, which: str) -> str:
-    sampling = getattr(dm, which, None)
-    return sampling.describe() if sampling is not None else "DDIM"
 
 
 def _write(args, results: dict, example, log) -> None:

@@ -204,6 +204,8 @@ def generate_dance(song: str | Path | Song, model: Any, checkpoint_id: str, *, s
         raise OfflineError(f"--steps must be at least 1, got {steps}")
     if not isinstance(song, Song):
         song = load_song(song)
+    from model.pipeline import describe_sampling  # noqa: PLC0415
+
     music = music_features(song)
     motion = generate_motion(model, music, song.beat_times, steps=steps, seed=seed,
                              music_guidance=music_guidance, hop=hop, context=context, progress=progress)
@@ -216,7 +218,7 @@ def generate_dance(song: str | Path | Song, model: Any, checkpoint_id: str, *, s
         "seed": seed,
         "steps": steps,
         "music_guidance": music_guidance,
-        "sampler": model.generate_sampling.describe() if hasattr(model, "generate_sampling") else "DDIM",
+        "sampler": describe_sampling(model),
         "hop": hop,
         "context": context,
     }

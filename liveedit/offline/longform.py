@@ -286,6 +286,7 @@ def _fit(features: np.ndarray, n: int) -> np.ndarray:
 def evaluate(model, cfg: LongformConfig | None = None, songs: Sequence[HeldOutSong] | None = None,
              img_dir: Path | None = None, log: Callable[[str], None] = print) -> dict:
     """The long-form section: per-song rows, pooled rows per family and condition, plots."""
+    from model.pipeline import describe_sampling  # noqa: PLC0415
     from training import metrics as M  # noqa: PLC0415
     from training.eval import joints_of  # noqa: PLC0415
 
@@ -350,9 +351,8 @@ def evaluate(model, cfg: LongformConfig | None = None, songs: Sequence[HeldOutSo
                            "stretch_max": float(stretches.max()),
                            "seam": float(np.mean([r["seam"] for r in rs])),
                            "breakdown_calm": _mean_calm(rs), "songs": len(rs), "clips": len(clips)})
-    sampling = getattr(model, "generate_sampling", None)
     result = {"config": {**{k: v for k, v in cfg.__dict__.items() if k != "progress"},
-                         "sampler": sampling.describe() if sampling is not None else "DDIM"},
+                         "sampler": describe_sampling(model)},
               "songs": [{"name": s.name, "family": s.family, "style": s.style, "bpm": s.bpm,
                          "seconds": round(len(s.audio) / SAMPLE_RATE, 1),
                          "breakdown": any(x.get("kind") == "breakdown" for x in s.sections)} for s in songs],
