@@ -2,6 +2,7 @@
 
     python -m liveedit.avatar                      # rewrites liveedit/web/avatars/default.vrm
     python -m liveedit.avatar --out me.vrm --legs 1.15 --arms 0.9 --height 0.85 --vrm0
+    python -m liveedit.avatar --out me.glb --plain      # no VRM data, Mixamo bone names
 
 The body is a toon-shaded mannequin: capsules and ellipsoids, each bound rigidly to one bone, with
 spheres at the joints so that bending shows no gaps. The skeleton sits at the SMPL joints of
@@ -10,8 +11,8 @@ joints are exactly where the stream's joints are and its soles touch the floor w
 STANDING_PELVIS_HEIGHT. A three-bone ponytail carries VRM spring bones.
 
 The output is a GLB with the VRM 1.0 extensions (VRMC_vrm, VRMC_materials_mtoon,
-VRMC_springBone), or with VRM 0.x's `VRM` extension (`--vrm0`; facing -z as 0.x wants), which the
-tests use to check that both versions load. Everything here is made from numbers in this file and
+VRMC_springBone), or with VRM 0.x's `VRM` extension (`--vrm0`; facing -z as 0.x wants), or as a
+plain humanoid glTF (`--plain`); the tests use them to check that each kind loads. Everything here is made from numbers in this file and
 the SMPL joint offsets; no third-party mesh or texture.
 """
 from __future__ import annotations
@@ -39,6 +40,13 @@ HUMAN_BONES: dict[str, str] = {
     "leftHand": "left_wrist",
     "rightShoulder": "right_collar", "rightUpperArm": "right_shoulder", "rightLowerArm": "right_elbow",
     "rightHand": "right_wrist",
+}
+# Mixamo's names for the same bones (a humanoid glTF without VRM data, `plain=True`).
+MIXAMO_NAMES: dict[str, str] = {
+    "hips": "Hips", "spine": "Spine", "chest": "Spine1", "upperChest": "Spine2", "neck": "Neck", "head": "Head",
+    **{f"{s}{a}": f"{S}{b}" for s, S in (("left", "Left"), ("right", "Right")) for a, b in (
+        ("UpperLeg", "UpLeg"), ("LowerLeg", "Leg"), ("Foot", "Foot"), ("Toes", "ToeBase"), ("Shoulder", "Shoulder"),
+        ("UpperArm", "Arm"), ("LowerArm", "ForeArm"), ("Hand", "Hand"))},
 }
 _LEG_JOINTS = {"left_knee", "right_knee", "left_ankle", "right_ankle", "left_foot", "right_foot"}
 _ARM_JOINTS = {"left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hand", "right_hand"}
@@ -233,8 +241,9 @@ _META_0 = {"title": "liveedit mannequin", "version": "1", "author": "the liveedi
            "otherLicenseUrl": "https://www.gnu.org/licenses/gpl-3.0.html"}
 
 
-def build_vrm(p: Proportions = Proportions(), vrm0: bool = False) -> bytes:
-    """The avatar as GLB bytes: VRM 1.0, or VRM 0.x with `vrm0` (then facing -z, as 0.x models do)."""
+def build_vrm(p: Proportions = Proportions(), vrm0: bool = False, plain: bool = False) -> bytes:
+    """The avatar as GLB bytes: VRM 1.0, or VRM 0.x with `vrm0` (then facing -z, as 0.x models do),
+    or with `plain` a humanoid glTF with no VRM data, its bones named as Mixamo names them."""
     pos = joint_positions(p)
     h = p.height
     # Nodes: the humanoid bones in SMPL order (SMPL's left_hand joint only places the hand mesh),
@@ -274,7 +283,7 @@ def build_vrm(p: Proportions = Proportions(), vrm0: bool = False) -> bytes:
         lit, shade = _MATERIALS[mat]
         material = {"name": mat, "pbrMetallicRoughness": {"baseColorFactor": [*lit, 1.0], "metallicFactor": 0.0,
                                                           "roughnessFactor": 0.9}}
-        if not vrm0:
+        if not vrm0 and not plain:
             material["extensions"] = {"VRMC_materials_mtoon": _mtoon(lit, shade)}
         materials.append(material)
         primitives.append({
@@ -298,6 +307,8 @@ def build_vrm(p: Proportions = Proportions(), vrm0: bool = False) -> bytes:
     for i in range(n_bones):
         name = [k for k, v in HUMAN_BONES.items() if v == smpl_bones[i]][0] if i < len(smpl_bones) \
             else f"hair{i - len(smpl_bones)}"
+        if plain:
+            name = "mixamorig:" + MIXAMO_NAMES.get(name, name)
         local = world[i] - (world[parent[i]] if parent[i] >= 0 else 0.0)
         node = {"name": name, "translation": [float(x) for x in local]}
         kids = [c for c in range(n_bones) if parent[c] == i]
@@ -316,7 +327,9 @@ def build_vrm(p: Proportions = Proportions(), vrm0: bool = False) -> bytes:
         "meshes": [{"name": "body", "primitives": primitives}], "materials": materials,
         "skins": [{"joints": list(range(n_bones)), "inverseBindMatrices": ibm_acc, "skeleton": 0}],
     }
-    if vrm0:
+    if plain:
+        pass
+    elif vrm0:
         gltf["extensionsUsed"] = ["VRM"]
         gltf["extensions"] = {"VRM": {
             "exporterVersion": "liveedit", "specVersion": "0.0", "meta": _META_0,
@@ -353,11 +366,11 @@ def _glb(gltf: dict, binary: bytes) -> bytes:
     return struct.pack("<III", 0x46546C67, 2, 12 + len(chunks)) + chunks
 
 
-def write_vrm(path: str | Path, p: Proportions = Proportions(), vrm0: bool = False) -> Path:
-    """Write `build_vrm(p, vrm0)` to `path` and return it."""
+def write_vrm(path: str | Path, p: Proportions = Proportions(), vrm0: bool = False, plain: bool = False) -> Path:
+    """Write `build_vrm(p, vrm0, plain)` to `path` and return it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(build_vrm(p, vrm0))
+    path.write_bytes(build_vrm(p, vrm0, plain))
     return path
 
 
@@ -367,9 +380,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--height", type=float, default=1.0, help="scale of the whole body (1 = SMPL's neutral body)")
     ap.add_argument("--legs", type=float, default=1.0, help="extra scale of the leg bones")
     ap.add_argument("--arms", type=float, default=1.0, help="extra scale of the arm bones")
-    ap.add_argument("--vrm0", action="store_true", help="write VRM 0.x instead of VRM 1.0")
+    kind = ap.add_mutually_exclusive_group()
+    kind.add_argument("--vrm0", action="store_true", help="write VRM 0.x instead of VRM 1.0")
+    kind.add_argument("--plain", action="store_true",
+                      help="write a humanoid glTF without VRM data, its bones named as Mixamo names them")
     a = ap.parse_args(argv)
-    out = write_vrm(a.out, Proportions(a.height, a.legs, a.arms), a.vrm0)
+    out = write_vrm(a.out, Proportions(a.height, a.legs, a.arms), a.vrm0, a.plain)
     print(f"{out}: {out.stat().st_size / 1024:.0f} KiB")
 
 

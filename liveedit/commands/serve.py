@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from liveedit.core.scheduler import SchedulerConfig
@@ -38,6 +39,9 @@ _OPTIONS: list[tuple[str, str, Any, Any, str]] = [
     ("--midi-in", "LIVEEDIT_MIDI_IN", None, str, "MIDI input port name (clock, start/stop, mapped notes/CCs)"),
     ("--midi-map", "LIVEEDIT_MIDI_MAP", None, str, "MIDI mapping file (.toml or .json, docs/protocol.md)"),
     ("--record", "LIVEEDIT_RECORD", None, str, "record to this directory (SMPL npz, BVH, beat and edit logs)"),
+    ("--avatar", "LIVEEDIT_AVATAR", None, str,
+     "the viewer's avatar: a .vrm (VRM 0.x or 1.0) or humanoid .glb file, served to the page at start "
+     "(default: the built-in mannequin; the page can also load one dropped onto it)"),
     ("--token", "LIVEEDIT_TOKEN", None, str, "shared secret required for remote control (OSC /auth, WS ?token=)"),
     ("--checkpoint", "LIVEEDIT_CHECKPOINT", None, str, "model checkpoint (default: the shipped one)"),
     ("--steps", "LIVEEDIT_STEPS", 10, int, "diffusion sampler steps per window"),
@@ -137,6 +141,18 @@ def check_exposure(host: str, token: str | None, insecure: bool) -> str | None:
             "--insecure-no-token")
 
 
+def check_avatar(path: str) -> Path | str:
+    """--avatar's file as a Path, or why it cannot be one (the page checks the humanoid itself)."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        return f"--avatar {path}: no such file"
+    with p.open("rb") as f:
+        head = f.read(4)
+    if head != b"glTF":
+        return f"--avatar {path}: not a VRM or binary glTF (.glb) file"
+    return p
+
+
 async def _serve(args) -> int:
     from liveedit.engine import Engine, EngineConfig  # noqa: PLC0415
     from liveedit.protocol import is_loopback  # noqa: PLC0415
@@ -149,6 +165,10 @@ async def _serve(args) -> int:
     if insecure:
         log.warning(INSECURE_WARNING, args.host)
     allow_hosts = list(args.allow_host if args.allow_host is not None else args.env_allow_host)
+    avatar = check_avatar(args.avatar) if args.avatar else None
+    if isinstance(avatar, str):
+        print(f"liveedit serve: {avatar}", file=sys.stderr)
+        return 2
 
     model = load_model(args.checkpoint, args.random_model)
 
@@ -186,7 +206,7 @@ async def _serve(args) -> int:
     def ws():
         from liveedit.io.ws import WebSocketServer  # noqa: PLC0415
         return WebSocketServer(engine, args.host, args.port, token=args.token, allow_hosts=allow_hosts,
-                               insecure=insecure)
+                               insecure=insecure, avatar=avatar)
 
     server = optional("WebSocket server", ws)
     if server is not None:

@@ -12,6 +12,7 @@ import asyncio
 import email.utils
 import hmac
 import itertools
+import json
 import logging
 import mimetypes
 import socket
@@ -45,6 +46,7 @@ FLOOD_CLOSE = 200        # messages over the rate limit (in a burst) before the 
 # Kernel send buffer per client. Left to autotuning it grows to megabytes: a slow client would then
 # see poses seconds old and cost that much memory each. 64 KiB is about a second of JSON frames.
 SEND_BUFFER = 64 * 1024
+AVATAR_URL = "/avatar/user"  # where --avatar's file is served (the page reads the file's own format)
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8", ".htm": "text/html; charset=utf-8",
@@ -138,7 +140,7 @@ class WebSocketServer:
                  web_root: Path | str | None = None, allow_hosts: tuple[str, ...] | list[str] = (),
                  insecure: bool = False, rate: float = 20.0, burst: float = 40.0,
                  global_rate: float | None = None, global_burst: float | None = None,
-                 clock=time.perf_counter) -> None:
+                 clock=time.perf_counter, avatar: Path | str | None = None) -> None:
         self.engine = engine
         self.host, self.port = host, port
         self.hosts = proto.HostPolicy(host, allow_hosts)
@@ -153,6 +155,8 @@ class WebSocketServer:
         self._global = proto.TokenBucket(self.global_rate, self.global_burst)
         self.token = token or None
         self.web_root = Path(web_root) if web_root is not None else WEB_ROOT
+        # The avatar file `liveedit serve --avatar` names: the viewer finds it through /avatar.json.
+        self.avatar = Path(avatar) if avatar is not None else None
         self.clock = clock
         self._clients: dict[int, _Client] = {}
         self._ids = itertools.count(1)
@@ -219,7 +223,10 @@ class WebSocketServer:
             return None  # go on with the WebSocket handshake
         if "upgrade" in request.headers.get("Connection", "").lower():
             return _http(404, "Not Found", b"the WebSocket endpoint is /ws\n", "text/plain; charset=utf-8")
-        target = resolve_static(self.web_root, request.path)
+        if path == "/avatar.json":
+            return _http(200, "OK", self._avatar_config(), "application/json")
+        target = self.avatar if self.avatar is not None and path == AVATAR_URL else \
+            resolve_static(self.web_root, request.path)
         if target is None:
             return _http(404, "Not Found", b"not found\n", "text/plain; charset=utf-8")
         try:
@@ -229,6 +236,12 @@ class WebSocketServer:
         except OSError:
             return _http(404, "Not Found", b"not found\n", "text/plain; charset=utf-8")
         return _http(200, "OK", body, content_type(target))
+
+    def _avatar_config(self) -> bytes:
+        """/avatar.json: where the viewer finds the avatar to show (null url: its default one)."""
+        if self.avatar is None:
+            return b'{"url": null}'
+        return json.dumps({"url": AVATAR_URL.lstrip("/"), "name": self.avatar.name}).encode()
 
     # ---- WebSocket connections ----
 

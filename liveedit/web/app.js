@@ -1,14 +1,20 @@
-// liveedit browser viewer: a 3D skeleton dancing to the engine's pose stream, and the controls to
-// edit the dance in words. Wire format: docs/protocol.md (JSON frames: the default subscription).
+// liveedit browser viewer: an avatar (or the stick skeleton) dancing to the engine's pose stream, and
+// the controls to edit the dance in words. Wire format: docs/protocol.md (JSON frames: the default
+// subscription). Avatars: avatar.js; a user's file is read in this page and never sent anywhere.
 import * as THREE from "./vendor/three.module.js";
 import { OrbitControls } from "./vendor/OrbitControls.js";
-import { DEFAULT_SKELETON, STANDING_PELVIS_HEIGHT, framePositions, jointSide } from "./skeleton.js";
+import { DEFAULT_SKELETON, STANDING_PELVIS_HEIGHT, framePositions, jointSide, rows } from "./skeleton.js";
+import { AvatarError, globalRotations, loadAvatar } from "./avatar.js";
 import { Connection, defaultUrl } from "./connection.js";
 
 const $ = (id) => document.getElementById(id);
 const COLORS = { left: 0xff7a59, right: 0x3ec5ff, center: 0xe6e8f2, accent: 0xffb454 };
 const STALE_MS = 2000; // connected but no frame for this long: say so
 const PROTOCOL_VERSION = 1; // docs/protocol.md
+const MAX_AVATAR_BYTES = 64 * 1024 * 1024;
+const FOOT_BONES = ["leftFoot", "rightFoot", "leftToes", "rightToes"];
+const FOOT_JOINTS = [7, 8, 10, 11];  // SMPL left/right ankle, left/right toe (the same feet)
+const FOOT_TRACK = 900;              // frames of foot positions kept for measurements
 
 // ---------------------------------------------------------------- state (also read by the tests)
 const state = {
@@ -20,13 +26,40 @@ const state = {
   lastFrameAt: 0,
   replies: [],
   recvTimes: [],
+  view: "avatar",          // "avatar" or "stick"
+  avatar: { status: "loading", name: null, kind: null, scale: null },
+  avatarErrors: [],        // every refusal shown, newest last
+  footTrack: [],           // per stream frame: source foot joints and the avatar's foot bones (world)
+  drawTimes: [],           // render times over the last 2 s (performance.now())
 };
 window.liveeditViewer = state;
 
 // ---------------------------------------------------------------- scene
 const canvas = $("stage");
-const renderer = new THREE.WebGLRenderer({ canvas, antialias: true, preserveDrawingBuffer: true });
-renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2));
+// Rendering quality. WebGL in software (SwiftShader, llvmpipe: headless browsers, machines without a
+// GPU) spends most of a frame filling pixels, so there the canvas has no multisampling, and on every
+// machine the resolution drops while frames take longer than 60 fps allow and climbs back when
+// they are quick again. ?quality=high keeps full resolution and multisampling (screenshots).
+const FULL_QUALITY = new URLSearchParams(window.location.search).get("quality") === "high";
+const SOFTWARE_GL = softwareRenderer();
+const MAX_PIXEL_RATIO = Math.min(window.devicePixelRatio, 2);
+const MIN_PIXEL_RATIO = 0.5;
+function softwareRenderer() {
+  try {
+    const gl = document.createElement("canvas").getContext("webgl2");
+    const info = gl && gl.getExtension("WEBGL_debug_renderer_info");
+    const name = info ? String(gl.getParameter(info.UNMASKED_RENDERER_WEBGL)) : "";
+    const lose = gl && gl.getExtension("WEBGL_lose_context");
+    if (lose) lose.loseContext();
+    return /swiftshader|llvmpipe|softpipe|software/i.test(name);
+  } catch (err) {
+    return false;
+  }
+}
+const renderer = new THREE.WebGLRenderer({ canvas, antialias: FULL_QUALITY || !SOFTWARE_GL, preserveDrawingBuffer: true });
+renderer.setPixelRatio(MAX_PIXEL_RATIO);
+state.softwareGl = SOFTWARE_GL;
+state.pixelRatio = MAX_PIXEL_RATIO;
 renderer.shadowMap.enabled = true;
 renderer.shadowMap.type = THREE.PCFShadowMap;
 
@@ -47,7 +80,7 @@ scene.add(new THREE.HemisphereLight(0xbfd4ff, 0x1a1410, 1.1));
 const sun = new THREE.DirectionalLight(0xffffff, 2.2);
 sun.position.set(2.5, 5, 3.5);
 sun.castShadow = true;
-sun.shadow.mapSize.set(1024, 1024);
+sun.shadow.mapSize.setScalar(SOFTWARE_GL && !FULL_QUALITY ? 512 : 1024);
 sun.shadow.camera.left = -3; sun.shadow.camera.right = 3;
 sun.shadow.camera.top = 3; sun.shadow.camera.bottom = -3;
 sun.shadow.camera.near = 0.5; sun.shadow.camera.far = 15;
@@ -72,13 +105,15 @@ function gridTexture() {
   const tex = new THREE.CanvasTexture(c);
   tex.wrapS = tex.wrapT = THREE.RepeatWrapping;
   tex.repeat.set(48, 48);  // the disc's UVs span its 24 m diameter
-  tex.anisotropy = renderer.capabilities.getMaxAnisotropy();
+  tex.anisotropy = SOFTWARE_GL && !FULL_QUALITY ? 1 : renderer.capabilities.getMaxAnisotropy();
   tex.colorSpace = THREE.SRGBColorSpace;
   return tex;
 }
 const floor = new THREE.Mesh(
   new THREE.CircleGeometry(12, 96),
-  new THREE.MeshStandardMaterial({ map: gridTexture(), roughness: 0.92, metalness: 0.0 }),
+  // Lambert shading where pixels are filled in software: the floor covers most of them.
+  SOFTWARE_GL && !FULL_QUALITY ? new THREE.MeshLambertMaterial({ map: gridTexture() })
+    : new THREE.MeshStandardMaterial({ map: gridTexture(), roughness: 0.92, metalness: 0.0 }),
 );
 floor.rotation.x = -Math.PI / 2;
 floor.receiveShadow = true;
@@ -97,6 +132,7 @@ scene.add(figure);
 let joints = [];   // one sphere per joint
 let bones = [];    // one cylinder per (parent, child) pair
 let headMesh = null;
+let avatar = null; // the Avatar on stage (avatar.js)
 const UP = new THREE.Vector3(0, 1, 0);
 const tmpA = new THREE.Vector3();
 const tmpB = new THREE.Vector3();
@@ -198,6 +234,7 @@ const el = {
   edits: $("edits"), editCount: $("edit-count"), reply: $("reply"), frame: $("frame"), time: $("time"),
   fps: $("fps"), source: $("source"), text: $("edit-text"), duration: $("edit-duration"),
   strength: $("strength"), strengthValue: $("strength-value"),
+  viewToggle: $("view-toggle"), avatarFile: $("avatar-file"), avatarMsg: $("avatar-msg"), dropHint: $("drop-hint"),
 };
 
 function setConn(stateName, text) {
@@ -275,8 +312,13 @@ function onHello(msg) {
 
 function onFrame(msg) {
   state.framesReceived += 1;
-  state.lastFrame = msg;
   const now = performance.now();
+  if (state.lastFrame) {
+    prevFrame = state.lastFrame;
+    // the stream's frame interval, smoothed: poses are interpolated over it
+    frameMs = Math.min(100, Math.max(15, 0.9 * frameMs + 0.1 * (now - state.lastFrameAt)));
+  }
+  state.lastFrame = msg;
   state.lastFrameAt = now;
   state.recvTimes.push(now);
   while (state.recvTimes.length && now - state.recvTimes[0] > 1000) state.recvTimes.shift();
@@ -341,14 +383,197 @@ el.strength.addEventListener("input", () => {
 });
 el.strength.addEventListener("change", () => send({ type: "strength", value: Number(el.strength.value) }));
 
+// ---------------------------------------------------------------- avatar
+let prevFrame = null;   // the frame before state.lastFrame: the avatar is interpolated between them
+let frameMs = 1000 / 30;
+
+function showAvatarMsg(text, bad = false) {
+  el.avatarMsg.textContent = text;
+  el.avatarMsg.className = "avatar-msg" + (bad ? " bad" : "");
+}
+
+function applyView() {
+  const stick = state.view === "stick" || !avatar;
+  figure.visible = stick;
+  if (avatar) avatar.root.visible = !stick;
+  el.viewToggle.setAttribute("aria-pressed", String(state.view === "stick"));
+  dirty = true;
+}
+
+let loadSeq = 0;
+/** Put the avatar in `buffer` on stage; on a bad file say why and keep the current one. */
+async function useAvatar(buffer, name, user) {
+  const seq = ++loadSeq;
+  showAvatarMsg(`loading ${name}…`);
+  let next;
+  try {
+    next = await loadAvatar(buffer, name);
+    next.setup(state.skeleton);
+  } catch (err) {
+    if (next) next.dispose();
+    const message = err instanceof AvatarError ? err.message : `could not use ${name}: ${err && err.message || err}`;
+    state.avatarErrors.push(message);
+    if (seq === loadSeq) showAvatarMsg(message + (avatar ? ` · still dancing: ${state.avatar.name}` : ""), true);
+    console.warn("liveedit:", message);
+    return false;
+  }
+  if (seq !== loadSeq) { next.dispose(); return false; }  // a newer file was dropped meanwhile
+  if (avatar) avatar.dispose();
+  avatar = next;
+  scene.add(avatar.root);
+  state.avatar = { status: "ready", name, kind: avatar.kind, scale: avatar.scale, user };
+  state.footTrack = [];
+  showAvatarMsg(user ? `${name} · ${avatar.kind}` : "");
+  applyView();
+  lastPosed = null;
+  return true;
+}
+
+async function fetchBytes(url) {
+  const r = await fetch(url, { cache: "no-cache" });
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+  return r.arrayBuffer();
+}
+
+/** The avatar `liveedit serve --avatar` names (avatar.json), else the default one. */
+async function loadStartAvatar() {
+  let config = null;
+  try {
+    const r = await fetch("avatar.json", { cache: "no-cache" });
+    if (r.ok) config = await r.json();
+  } catch (err) { /* a plain static server: the default avatar */ }
+  if (config && config.url) {
+    try {
+      if (await useAvatar(await fetchBytes(config.url), config.name || "the server's avatar", true)) return;
+    } catch (err) {
+      showAvatarMsg(`could not fetch ${config.name}: ${err.message}`, true);
+    }
+  }
+  const kept = el.avatarMsg.textContent;
+  try {
+    await useAvatar(await fetchBytes("avatars/default.vrm"), "default avatar", false);
+  } catch (err) {
+    state.avatar.status = "error";
+    showAvatarMsg(`no avatar: ${err.message} (showing the skeleton)`, true);
+    return;
+  }
+  if (config && config.url && kept) showAvatarMsg(kept, true);  // say why the server's avatar is not shown
+}
+
+async function loadFile(file) {
+  if (file.size > MAX_AVATAR_BYTES) {
+    const message = `${file.name} is ${(file.size / 1048576).toFixed(0)} MB: too large for an avatar (64 MB at most)`;
+    state.avatarErrors.push(message);
+    showAvatarMsg(message, true);
+    return false;
+  }
+  return useAvatar(await file.arrayBuffer(), file.name, true);
+}
+state.loadFile = loadFile;
+
+el.viewToggle.addEventListener("click", () => {
+  state.view = state.view === "stick" ? "avatar" : "stick";
+  applyView();
+});
+el.avatarFile.addEventListener("change", () => {
+  const file = el.avatarFile.files[0];
+  if (file) loadFile(file);
+  el.avatarFile.value = "";
+});
+window.addEventListener("dragover", (ev) => {
+  if (!ev.dataTransfer || !Array.from(ev.dataTransfer.types).includes("Files")) return;
+  ev.preventDefault();
+  el.dropHint.hidden = false;
+});
+window.addEventListener("dragleave", (ev) => { if (!ev.relatedTarget) el.dropHint.hidden = true; });
+window.addEventListener("drop", (ev) => {
+  ev.preventDefault();
+  el.dropHint.hidden = true;
+  const file = ev.dataTransfer && ev.dataTransfer.files[0];
+  if (file) loadFile(file);
+});
+
+const slerpA = new THREE.Quaternion();
+const slerpB = new THREE.Quaternion();
+let glob = [];
+let lastPosed = null;
+let lastUpdate = performance.now();
+
+/** Local rotations (24 x [x, y, z, w]) and root of a frame, or of the way from `a` to `b` at `t`. */
+function blendFrames(a, b, t) {
+  const rb = rows(b.rot, 4);
+  const root = b.root || [0, STANDING_PELVIS_HEIGHT, 0];
+  if (!a || t >= 1 || !Array.isArray(a.rot) || a.rot.length !== b.rot.length) return { rot: rb, root };
+  const ra = rows(a.rot, 4);
+  const rootA = a.root || root;
+  const rot = rb.map((q, j) => slerpA.fromArray(ra[j]).slerp(slerpB.fromArray(q), t).toArray());
+  return { rot, root: root.map((v, k) => rootA[k] + (v - rootA[k]) * t) };
+}
+
+/** Pose the avatar: exactly on each new frame (recorded for the foot measurements), in between otherwise. */
+function poseAvatar(now) {
+  const frame = state.lastFrame;
+  if (!avatar || !frame || !Array.isArray(frame.rot) || frame.rot.length !== 4 * state.skeleton.parents.length) return false;
+  if (frame !== lastPosed) {
+    lastPosed = frame;
+    const exact = blendFrames(null, frame, 1);
+    avatar.pose(globalRotations(state.skeleton, exact.rot, glob), exact.root);
+    const src = framePositions(state.skeleton, frame);
+    state.footTrack.push({
+      frame: frame.frame, contacts: frame.contacts || null,
+      source: FOOT_JOINTS.map((j) => src[j]),
+      avatar: FOOT_BONES.map((b) => { const p = avatar.boneWorldPosition(b); return p ? p.toArray() : null; }),
+    });
+    if (state.footTrack.length > FOOT_TRACK) state.footTrack.shift();
+  }
+  // Between stream frames (30 fps) the pose runs from the previous frame to the newest one.
+  const t = Math.min(1, Math.max(0, (now - state.lastFrameAt) / frameMs));
+  const p = blendFrames(prevFrame, frame, t);
+  avatar.pose(globalRotations(state.skeleton, p.rot, glob), p.root);
+  avatar.update(Math.min(0.1, (now - lastUpdate) / 1000));  // spring bones (hair)
+  lastUpdate = now;
+  return true;
+}
+
+/** World positions of the avatar's humanoid bones ({bone: [x, y, z]}), for tests and tools. */
+state.bonePositions = () => {
+  if (!avatar) return null;
+  const out = {};
+  for (const d of avatar.drive) out[d.bone] = avatar.boneWorldPosition(d.bone).toArray();
+  return out;
+};
+/** Frames drawn in the last second. */
+state.renderFps = () => {
+  const now = performance.now();
+  return state.drawTimes.filter((t) => now - t <= 1000).length;
+};
+
 // ---------------------------------------------------------------- render loop
-// Draws only when something changed (a new frame, the camera moving, a resize): the page stays
-// cheap on machines that render WebGL in software.
+// The stick figure is drawn only when something changed (a new frame, the camera moving, a resize):
+// the page stays cheap on machines that render WebGL in software. The avatar is drawn on every
+// animation frame while poses stream, interpolated between the stream's frames.
 const follow = new THREE.Vector3(0, 0, 0);
 let lastDrawn = null;
 let dirty = true;
 controls.addEventListener("change", () => { dirty = true; });
 window.addEventListener("resize", () => { dirty = true; });
+let lastAdapt = 0;
+/** Once a second while drawing continuously: lower the resolution below 55 fps, raise it above 58. */
+function adaptResolution(now) {
+  if (now - lastAdapt < 1000) return;
+  lastAdapt = now;
+  const fps = state.drawTimes.filter((t) => now - t <= 1000).length;
+  if (state.view !== "avatar" || now - state.lastFrameAt > STALE_MS) return;  // not drawing every frame
+  let ratio = state.pixelRatio;
+  if (fps < 55) ratio = Math.max(MIN_PIXEL_RATIO, ratio * Math.max(0.6, fps / 60));
+  else if (fps >= 58) ratio = Math.min(MAX_PIXEL_RATIO, ratio * 1.1);
+  if (Math.abs(ratio - state.pixelRatio) > 1e-3) {
+    state.pixelRatio = ratio;
+    renderer.setPixelRatio(ratio);
+    resize();
+  }
+}
+
 function tick() {
   requestAnimationFrame(tick);
   const frame = state.lastFrame;
@@ -380,11 +605,22 @@ function tick() {
     sun.target.position.set(follow.x, 0, follow.z);
     dirty = true;
   }
+  const now = performance.now();
+  if (state.view === "avatar" && now - state.lastFrameAt <= STALE_MS && poseAvatar(now)) {
+    dirty = true;
+    state.poseMs = 0.95 * (state.poseMs || 0) + 0.05 * (performance.now() - now);  // retargeting cost
+  }
   controls.update();  // fires "change" while damping settles
   if (dirty) {
+    const t0 = performance.now();
     renderer.render(scene, camera);
+    state.renderMs = 0.95 * (state.renderMs || 0) + 0.05 * (performance.now() - t0);  // CPU side only
     state.framesDrawn = (state.framesDrawn || 0) + 1;
+    state.drawTimes.push(now);
+    while (state.drawTimes.length && now - state.drawTimes[0] > 2000) state.drawTimes.shift();
     dirty = false;
   }
+  if (!FULL_QUALITY) adaptResolution(now);
 }
 tick();
+loadStartAvatar();

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
+import signal
 import socket
+import sys
+import urllib.request
 
 import numpy as np
 import pytest
@@ -212,3 +216,48 @@ async def limb_mask(page) -> np.ndarray:
 def limb_pixels():
     """`await limb_pixels(page)`: see `limb_mask`."""
     return limb_mask
+
+
+# ---------------------------------------------------------------- the real engine (`liveedit serve`)
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+@contextlib.asynccontextmanager
+async def _serve(log_path, *extra: str):
+    """`liveedit serve` on the bundled demo song with the tiny random model and `extra` flags, in a
+    subprocess on free ports; yields its HTTP/WebSocket port once the viewer answers."""
+    port = free_port()
+    log = open(log_path, "wb")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "liveedit", "serve", "--audio-in", "demo", "--random-model", "--no-console",
+        "--no-status", "--host", "127.0.0.1", "--port", str(port), "--osc-port", "0", "--steps", "2", "--threads", "1",
+        *extra, stdout=log, stderr=asyncio.subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        for _ in range(720):  # the engine imports torch and builds the model first (slow on a loaded machine)
+            if proc.returncode is not None or await asyncio.to_thread(http_ok, f"http://127.0.0.1:{port}/"):
+                break
+            await asyncio.sleep(0.25)
+        if proc.returncode is not None or not http_ok(f"http://127.0.0.1:{port}/"):
+            pytest.fail("liveedit serve did not come up:\n" + open(log_path, errors="replace").read()[-3000:])
+        yield port
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGINT)  # the engine's graceful shutdown
+            try:
+                await asyncio.wait_for(proc.wait(), 10)
+            except asyncio.TimeoutError:
+                proc.kill()
+                await proc.wait()
+        log.close()
+
+
+@pytest.fixture
+def liveedit_serve():
+    """`async with liveedit_serve(log_path, *flags) as port:` the real engine (see `_serve`)."""
+    return _serve

@@ -6,57 +6,17 @@ the page reaches the engine and comes back in the stream, and the buttons and th
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
-import sys
-import urllib.request
 
 import pytest
 
 from liveedit.client import LiveEditClient
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as r:
-            return r.status == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture
-async def live_server(tmp_path):
+async def live_server(tmp_path, liveedit_serve):
     """`liveedit serve` on the bundled demo song with the tiny random model; yields its port."""
-    port = free_port()
-    log = open(tmp_path / "serve.log", "wb")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "liveedit", "serve", "--audio-in", "demo", "--random-model", "--no-console",
-        "--no-status", "--host", "127.0.0.1", "--port", str(port), "--osc-port", "0", "--steps", "2", "--threads", "1",
-        stdout=log, stderr=asyncio.subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        for _ in range(720):  # the engine imports torch and builds the model first (slow on a loaded machine)
-            if proc.returncode is not None or await asyncio.to_thread(http_ok, f"http://127.0.0.1:{port}/"):
-                break
-            await asyncio.sleep(0.25)
-        if proc.returncode is not None or not http_ok(f"http://127.0.0.1:{port}/"):
-            pytest.fail("liveedit serve did not come up:\n" + (tmp_path / "serve.log").read_text()[-3000:])
+    async with liveedit_serve(tmp_path / "serve.log") as port:
         yield port
-    finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGINT)  # the engine's graceful shutdown
-            try:
-                await asyncio.wait_for(proc.wait(), 10)
-            except asyncio.TimeoutError:
-                proc.kill()
-                await proc.wait()
-        log.close()
 
 
 async def test_viewer_with_the_live_engine(live_server, open_viewer, limb_pixels):
