@@ -3,14 +3,15 @@
 Each target is a module `liveedit.bench.<target>` with `add_arguments(parser)` and `run(args) -> int`
 (its docstring's first line is the help text): `model` (window compute time of the network) and
 `live` (beat tracking, frame jitter, edit latency, clients held), `train` (training steps a second)
-and `fuzz` (seeded malformed OSC and WebSocket input against a running engine). A new target needs only its module
+and `fuzz` (seeded malformed OSC and WebSocket input against a running engine), `viewer` (the avatar in
+headless Chromium: page load, frames drawn a second, foot sliding). A new target needs only its module
 and a line in TARGETS.
 """
 from __future__ import annotations
 
 from liveedit.cli import optional_module
 
-TARGETS = ("model", "live", "train", "fuzz")
+TARGETS = ("model", "live", "train", "fuzz", "viewer")
 
 
 def register(subparsers) -> None:

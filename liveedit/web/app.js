@@ -313,6 +313,7 @@ function onHello(msg) {
 function onFrame(msg) {
   state.framesReceived += 1;
   const now = performance.now();
+  if (state.framesReceived === 1) state.firstFrameAt = now;  // ms since the page's navigation began
   if (state.lastFrame) {
     prevFrame = state.lastFrame;
     // the stream's frame interval, smoothed: poses are interpolated over it
@@ -421,7 +422,7 @@ async function useAvatar(buffer, name, user) {
   if (avatar) avatar.dispose();
   avatar = next;
   scene.add(avatar.root);
-  state.avatar = { status: "ready", name, kind: avatar.kind, scale: avatar.scale, user };
+  state.avatar = { status: "ready", name, kind: avatar.kind, scale: avatar.scale, user, readyAt: performance.now() };
   state.footTrack = [];
   showAvatarMsg(user ? `${name} · ${avatar.kind}` : "");
   applyView();
