@@ -16,6 +16,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-audio", action="store_true", help="silent video")
     p.add_argument("--gif", action="store_true", help="also write a GIF beside the mp4")
     p.add_argument("--size", type=int, default=480, help="frame size in pixels (square, default 480)")
+    p.add_argument("--style", choices=("stick", "avatar"), default="stick",
+                   help="stick: the stick figure (matplotlib); avatar: the viewer's avatar drawn by headless "
+                        "Chromium (needs Debian's chromium and pip install playwright)")
+    p.add_argument("--avatar", default=None, metavar="FILE",
+                   help="with --style avatar: a .vrm (0.x or 1.0) or humanoid .glb to draw instead of the "
+                        "built-in avatar")
     p.add_argument("--iteration", type=int, default=None, metavar="K", help="render history iteration K")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -44,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"liveedit render: note: the dance's song ({song or 'unknown'}) is not here; "
                       "rendering without audio (use --audio SONG)", file=sys.stderr)
         written = render(motion, dance.fps, dance.beat_times, out, audio=audio, gif=args.gif,
-                         size=args.size, progress=not args.quiet)
+                         size=args.size, progress=not args.quiet, style=args.style, avatar=args.avatar)
         print("wrote " + ", ".join(str(p) for p in written))
         return 0
 

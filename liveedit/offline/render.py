@@ -1,4 +1,5 @@
-"""Video of the dance: a stick figure on a floor grid, beats visible, the song muxed in.
+"""Video of the dance: a stick figure on a floor grid, beats visible, the song muxed in; or, with
+style="avatar", the viewer's avatar drawn by headless Chromium (liveedit/offline/render_avatar.py).
 
 Frames are drawn with matplotlib's Agg backend (a fixed perspective camera that follows the dancer
 around the floor, computed here, so each frame is a cheap 2-D draw) and piped as raw RGBA into
@@ -126,6 +127,7 @@ class Frames:
     """The figure and its artists; `draw(t)` returns frame t as RGBA bytes."""
 
     def __init__(self, joints: np.ndarray, fps: float, beat_times: np.ndarray, size: int = 480):
+        self.ffmpeg_input = ["-f", "rawvideo", "-pix_fmt", "rgba", "-s", f"{size}x{size}"]
         self.joints, self.fps, self.size = joints, fps, size
         self.beats = np.asarray(beat_times, np.float64)
         root = joints[:, 0, :]
@@ -191,8 +193,12 @@ class Frames:
 
 def render(motion: np.ndarray, fps: float, beat_times: np.ndarray, out: str | Path, *,
            audio: str | Path | None = None, gif: bool = False, size: int = 480,
-           gif_fps: int = 15, gif_size: int = 320, progress: bool = True) -> list[Path]:
+           gif_fps: int = 15, gif_size: int = 320, progress: bool = True, style: str = "stick",
+           avatar: str | Path | None = None) -> list[Path]:
     """Render the (T, 151) motion to `out` (.mp4, or .gif); `gif` also writes out.gif beside an mp4.
+
+    style: "stick" (matplotlib) or "avatar" (the viewer's avatar, or the VRM/glTF file `avatar`, in
+    headless Chromium).
 
     Returns the paths written. Any failure leaves existing files untouched.
     """
@@ -204,6 +210,8 @@ def render(motion: np.ndarray, fps: float, beat_times: np.ndarray, out: str | Pa
         raise OfflineError(f"{out}: render writes .mp4 or .gif files")
     if size < 64 or size % 2:
         raise OfflineError(f"--size must be an even number >= 64, got {size}")
+    if style not in ("stick", "avatar"):
+        raise OfflineError(f"--style must be stick or avatar, got {style!r}")
     targets = [] if only_gif else [out]
     if gif or only_gif:
         targets.append(out if only_gif else out.with_suffix(".gif"))
@@ -213,8 +221,14 @@ def render(motion: np.ndarray, fps: float, beat_times: np.ndarray, out: str | Pa
     with ExitStack() as stack:
         song = _audio_for_ffmpeg(Path(audio), stack) if (audio is not None and not only_gif) else None
         tmps = [stack.enter_context(atomic_output(p)) for p in targets]
-        cmd = ["ffmpeg", "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgba",
-               "-s", f"{size}x{size}", "-r", f"{fps:g}", "-i", "-"]
+        if style == "avatar":
+            from liveedit.offline.render_avatar import AvatarFrames  # noqa: PLC0415
+            targets_cam = _smooth(joints[:, 0, :], 1.0, fps)
+            frames = AvatarFrames(motion, fps, beat_times, size, targets_cam, avatar)
+        else:
+            frames = Frames(joints, fps, beat_times, size)
+        stack.callback(frames.close)
+        cmd = ["ffmpeg", "-y", "-loglevel", "error", *frames.ffmpeg_input, "-r", f"{fps:g}", "-i", "-"]
         if song is not None:
             cmd += ["-i", str(song)]
         for path, tmp in zip(targets, tmps):
@@ -228,8 +242,6 @@ def render(motion: np.ndarray, fps: float, beat_times: np.ndarray, out: str | Pa
                     # The video sets the length: the song is cut at the end of the dance.
                     cmd += ["-map", "1:a", "-c:a", "aac", "-b:a", "160k", "-t", f"{T / fps:.3f}"]
                 cmd += ["-movflags", "+faststart", "-f", "mp4", str(tmp)]
-        frames = Frames(joints, fps, beat_times, size)
-        stack.callback(frames.close)
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             for t in tqdm(range(T), desc="render", unit="frame", disable=not progress):

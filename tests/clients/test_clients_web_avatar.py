@@ -205,3 +205,40 @@ async def test_server_hands_the_page_the_avatar_it_was_given(tmp_path):
     assert "no such file" in check_avatar(str(tmp_path / "nope.vrm"))
     (tmp_path / "notes.txt").write_text("hello")
     assert "not a VRM or binary glTF" in check_avatar(str(tmp_path / "notes.txt"))
+
+
+def test_render_draws_the_avatar(tmp_path):
+    """`liveedit render --style avatar` writes a playable video of the avatar; a refused avatar file
+    is an error that writes nothing."""
+    import shutil
+    import subprocess
+
+    pytest.importorskip("playwright.sync_api")
+    if shutil.which("chromium") is None or shutil.which("ffmpeg") is None:
+        pytest.skip("needs Debian's chromium and ffmpeg")
+    from liveedit.cli import main
+    from liveedit.offline import dancefile
+    from liveedit.offline.generate import generate_motion
+    from liveedit.offline.testing import FakeDanceModel
+
+    T = 30
+    motion = generate_motion(FakeDanceModel(), np.zeros((T, 35), np.float32), np.array([0.5]), progress=False)
+    src = dancefile.save(dancefile.Dance.new(motion, np.array([0.5]), np.zeros((T, 35), np.float32), {},
+                                             seed=0, steps=1), tmp_path / "d.npz")
+    out = tmp_path / "d.mp4"
+    assert main(["render", str(src), "-o", str(out), "--style", "avatar", "--size", "128", "--no-audio", "-q"]) == 0
+    frames = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+                             "stream=nb_read_frames,width", "-of", "csv=p=0", str(out)],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert frames == "128,30"
+    # The middle frame shows the avatar's blue top (the scene has no other blue that bright).
+    png = subprocess.run(["ffmpeg", "-v", "error", "-ss", "0.5", "-i", str(out), "-frames:v", "1", "-f", "rawvideo",
+                          "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+    px = np.frombuffer(png, np.uint8).reshape(128, 128, 3).astype(int)
+    assert ((px[..., 2] > 150) & (px[..., 2] - px[..., 0] > 70)).sum() > 30
+
+    huge = write_vrm(tmp_path / "huge.vrm", Proportions(height=100.0))
+    bad = tmp_path / "bad.mp4"
+    assert main(["render", str(src), "-o", str(bad), "--style", "avatar", "--avatar", str(huge), "--size", "96",
+                 "--no-audio", "-q"]) != 0
+    assert not bad.exists()
