@@ -46,6 +46,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", default=None, help="model checkpoint (default: the shipped one)")
     p.add_argument("--random-model", action="store_true", help="use the tiny random model (its feet flail)")
     p.add_argument("--steps", type=int, default=10, help="sampler steps per window")
+    p.add_argument("--audio-in", default="demo", help="what liveedit serve dances to (as its --audio-in)")
+    p.add_argument("--screenshot", default=None, metavar="PNG",
+                   help="also save the page at ?quality=high as it looks after the measurements")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
@@ -159,6 +162,8 @@ async def _measure(url: str, args, tmp: Path) -> dict:
             await page.goto(url + "?quality=high")
             await page.wait_for_function("window.liveeditViewer.avatar.status === 'ready'", timeout=120_000)
             out["fps_high_quality"] = await _fps(page, args.seconds)
+            if args.screenshot:
+                await page.screenshot(path=args.screenshot)
         finally:
             await browser.close()
     return out
@@ -167,7 +172,7 @@ async def _measure(url: str, args, tmp: Path) -> dict:
 async def _run(args) -> dict:
     port = _free_port()
     tmp = Path(tempfile.mkdtemp(prefix="liveedit-bench-viewer-"))
-    cmd = [sys.executable, "-m", "liveedit", "serve", "--audio-in", "demo", "--no-console", "--no-status",
+    cmd = [sys.executable, "-m", "liveedit", "serve", "--audio-in", args.audio_in, "--no-console", "--no-status",
            "--host", "127.0.0.1", "--port", str(port), "--osc-port", "0", "--steps", str(args.steps)]
     if args.random_model:
         cmd.append("--random-model")
