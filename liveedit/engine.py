@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import logging
 import math
 import sys
@@ -253,6 +254,8 @@ class Engine:
     async def handle(self, cmd: Command) -> Reply:
         """Any input's command -> the reply to send back on its channel."""
         now = self.clock()
+        if cmd.received:  # inputs stamp arrival with time.perf_counter(); the core counts engine seconds
+            cmd = dataclasses.replace(cmd, received=self.from_perf(cmd.received))
         if cmd.kind in ("tempo", "tap"):
             with self._grid_lock:
                 reply = self.core.handle(cmd, now)

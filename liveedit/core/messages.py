@@ -25,7 +25,8 @@ class Command:
     value:     duration in beats for "edit" (None = until undone), guidance scale for "strength",
                BPM for "tempo".
     source:    the channel, e.g. "osc:127.0.0.1:53211", "ws:3", "console", "midi"; replies go back there.
-    received:  engine-clock seconds when it arrived (for latency measures), set by the input.
+    received:  when it arrived (for latency measures): the input stamps it with time.perf_counter(),
+               Engine.handle turns that into engine seconds before the core sees it.
     """
 
     kind: CommandKind

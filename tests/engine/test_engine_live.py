@@ -158,7 +158,8 @@ async def test_edit_over_real_osc_shows_in_websocket_frames():
             await asyncio.wait_for(frames(45), 10)
             assert xs[-1][1] and xs[-1][1][0]["text"] == "lean back"
             assert xs[-1][0] - x0 == pytest.approx(0.5, abs=0.02)
-        assert engine.status()["edit_latency_ms"] is not None
+        # measured from the command's arrival on the engine clock (the input stamps perf_counter time)
+        assert 0 < engine.status()["edit_latency_ms"] < 60_000
     finally:
         transport.close()
         await osc.stop()
