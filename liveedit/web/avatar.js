@@ -200,8 +200,16 @@ export class Avatar {
         if (p && bone !== "hips") c = corr[boneOf.get(p)].clone();
       }
       corr[bone] = c;
-      this.drive.push({ bone, node, joint: j, corr: c, rest: node.getWorldQuaternion(new THREE.Quaternion()) });
+      const rest = node.getWorldQuaternion(new THREE.Quaternion());
+      this.drive.push({ bone, node, joint: j, corr: c, rest, restInv: rest.clone().invert(), w: new THREE.Quaternion() });
     }
+    // Forearm roll: half of the wrist's twist about the forearm goes to the forearm bone, so that a
+    // mesh skinned to both does not pinch at the wrist (the hand keeps its exact rotation).
+    const entry = Object.fromEntries(this.drive.map((d) => [d.bone, d]));
+    this.twists = ["left", "right"].filter((s) => entry[`${s}LowerArm`] && entry[`${s}Hand`]).map((s) => ({
+      forearm: entry[`${s}LowerArm`], hand: entry[`${s}Hand`],
+      axis: v(bones[`${s}Hand`]).sub(v(bones[`${s}LowerArm`])).normalize(),
+    }));
     this.hipsOffset = v(bones.hips).setY(0);  // x, z of the hips in the rest pose (zero after centring)
     this.ready = true;
   }
@@ -212,12 +220,12 @@ export class Avatar {
    */
   pose(glob, root) {
     if (!this.ready) return;
-    const w = new THREE.Quaternion();
     const pw = new THREE.Quaternion();
+    for (const d of this.drive) d.w.copy(glob[d.joint]).multiply(d.corr).multiply(d.rest);
+    for (const t of this.twists) this.shareTwist(t);
     for (const d of this.drive) {
-      w.copy(glob[d.joint]).multiply(d.corr).multiply(d.rest);
       d.node.parent.getWorldQuaternion(pw);
-      d.node.quaternion.copy(pw.invert().multiply(w));
+      d.node.quaternion.copy(pw.invert().multiply(d.w));
       if (d.bone === "hips") {
         const target = new THREE.Vector3(root[0], root[1], root[2]).multiplyScalar(this.scale).add(this.hipsOffset);
         d.node.parent.updateWorldMatrix(true, false);
@@ -226,6 +234,18 @@ export class Avatar {
       d.node.updateMatrixWorld(true);
     }
     if (this.vrm) this.vrm.humanoid.update();  // normalized bones -> the mesh's bones
+  }
+
+  /** Give the forearm half the hand's twist about the forearm's axis (see setup). */
+  shareTwist({ forearm, hand, axis }) {
+    const f = _q1.copy(forearm.w).multiply(forearm.restInv);          // forearm's motion from rest
+    const delta = _q2.copy(hand.w).multiply(hand.restInv).multiply(_q3.copy(f).invert());  // the hand's on top
+    const a = _v1.copy(axis).applyQuaternion(f);                       // the forearm's axis now
+    const along = delta.x * a.x + delta.y * a.y + delta.z * a.z;
+    const twist = _q3.set(a.x * along, a.y * along, a.z * along, delta.w);
+    if (twist.lengthSq() < 1e-12) return;
+    twist.normalize();
+    forearm.w.premultiply(_q1.identity().slerp(twist, 0.5));
   }
 
   /** Advance spring bones and constraints by dt seconds (VRM only). */
@@ -244,6 +264,11 @@ export class Avatar {
     this.root.removeFromParent();
   }
 }
+
+const _q1 = new THREE.Quaternion();
+const _q2 = new THREE.Quaternion();
+const _q3 = new THREE.Quaternion();
+const _v1 = new THREE.Vector3();
 
 /** SMPL world rotations (24 THREE.Quaternion) from local ones ([x, y, z, w] rows). */
 export function globalRotations(skeleton, local, out = []) {

@@ -242,3 +242,33 @@ def test_render_draws_the_avatar(tmp_path):
     assert main(["render", str(src), "-o", str(bad), "--style", "avatar", "--avatar", str(huge), "--size", "96",
                  "--no-audio", "-q"]) != 0
     assert not bad.exists()
+
+
+async def test_forearm_takes_half_the_wrist_twist(fake_engine, open_viewer):
+    """A wrist rolled 90 degrees about the forearm: the hand turns 90, the forearm 45 about its own
+    axis (its direction unchanged), so a mesh skinned to both does not pinch at the wrist."""
+    page, errors = await open_viewer(fake_engine.http_url)
+    angles = await page.evaluate("""async () => {
+      const THREE = await import('./vendor/three.module.js');
+      const { loadAvatar, globalRotations } = await import('./avatar.js');
+      const { DEFAULT_SKELETON } = await import('./skeleton.js');
+      const bytes = await (await fetch('avatars/default.vrm')).arrayBuffer();
+      const a = await loadAvatar(bytes, 'probe');
+      a.setup(DEFAULT_SKELETON);
+      const rot = DEFAULT_SKELETON.names.map(() => [0, 0, 0, 1]);
+      const wrist = DEFAULT_SKELETON.names.indexOf('left_wrist');
+      const axis = new THREE.Vector3(...DEFAULT_SKELETON.offsets[DEFAULT_SKELETON.names.indexOf('left_hand')]).normalize();
+      rot[wrist] = new THREE.Quaternion().setFromAxisAngle(axis, Math.PI / 2).toArray();
+      a.pose(globalRotations(DEFAULT_SKELETON, rot), [0, 0.9764, 0]);
+      const world = (b) => a.vrm.humanoid.getRawBoneNode(b).getWorldQuaternion(new THREE.Quaternion());
+      const restFore = a.drive.find((d) => d.bone === 'leftLowerArm').rest;  // normalized rest = raw rest here
+      const fore = world('leftLowerArm').multiply(restFore.clone().invert());
+      const hand = world('leftHand').multiply(a.drive.find((d) => d.bone === 'leftHand').rest.clone().invert());
+      const deg = (q) => 2 * Math.acos(Math.min(1, Math.abs(q.w))) * 180 / Math.PI;
+      const dir = new THREE.Vector3(1, 0, 0).applyQuaternion(fore);
+      return { fore: deg(fore), hand: deg(hand), dirMoved: dir.sub(new THREE.Vector3(1, 0, 0)).length() };
+    }""")
+    assert angles["hand"] == pytest.approx(90, abs=1.0)
+    assert angles["fore"] == pytest.approx(45, abs=1.0)
+    assert angles["dirMoved"] < 0.05
+    assert errors == []
