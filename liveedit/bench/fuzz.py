@@ -1,15 +1,18 @@
 """Seeded fuzz of the live control inputs: random OSC datagrams and WebSocket messages against a running engine.
 
-The engine (fake model, no audio) runs with its OSC control server and WebSocket server on
-127.0.0.1. One UDP peer sends malformed and valid OSC datagrams, one WebSocket client sends
-malformed and valid JSON messages (rate limits raised so that every message is processed), and a
-viewer counts the frames it receives. Reported: control messages sent and answered (each should be
-answered exactly once), frame rate and longest gap at the viewer, log lines, log bytes a minute and
-tracebacks, and how long the engine took to stop. Targets (issue 16): 0 unanswered, 0 tracebacks,
->= 28 fps, max gap <= 150 ms, log growth <= 100 KB a minute, stop within 2 s.
+`liveedit bench fuzz` runs `liveedit serve` in its own process, an attacker process and a viewer
+process (`liveedit.bench.fuzzserve`, `liveedit.bench.fuzzpeers`): the stream figures are then the
+server's alone. The attacker sends malformed and valid OSC datagrams from one UDP peer and malformed
+and valid JSON messages on one WebSocket (rate limits lifted so that every message is processed),
+each group of 8 answered before the next, and the viewer records when each frame arrives.
+Reported: control messages sent and answered (each should be answered exactly once), frame rate and
+longest and 99th-percentile gap at the viewer, log growth, tracebacks, and how long one Ctrl-C takes
+to stop the server. Targets (issue 16): 0 unanswered, 0 tracebacks, >= 28 fps, max gap <= 150 ms,
+log growth <= 100 KB a minute, stop within 2 s.
 
-The generators (`osc_datagrams`, `ws_messages`) and `run_fuzz` are also used by the test suite with
-a few hundred messages.
+`--in-process` (and `run_fuzz`, which the test suite runs with a few hundred messages) puts the
+engine (fake model, no audio), the peers and the viewer in one process and one event loop.
+The generators (`osc_datagrams`, `ws_messages`) and peers (`send_osc`, `send_ws`, `view`) serve both.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import logging
 import random
 import struct
 import time
+from pathlib import Path
 from typing import Any
 
 from liveedit import protocol as proto
@@ -175,10 +179,115 @@ async def _wait_for(cond, timeout: float) -> bool:
     return True
 
 
-async def run_fuzz(seed: int = 16, n_osc: int = 300, n_ws: int = 300, *, log_level: int = logging.INFO) -> dict[str, Any]:
-    """Start an engine with both control servers, fuzz them, stop it; -> the figures (see the module doc)."""
+async def send_osc(host: str, port: int, datagrams: list[bytes], *, group: int = 8,
+                   timeout: float = 5.0) -> dict[str, Any]:
+    """Send `datagrams` from one UDP peer in groups of `group`, waiting until each group is answered
+    (at most `timeout` s); -> replies owed, extra replies and groups left unanswered."""
+    loop = asyncio.get_running_loop()
+    transport, peer = await loop.create_datagram_endpoint(_Udp, local_addr=(host, 0), remote_addr=(host, port))
+    expected = 0
+    unanswered_groups = unanswered = 0
+    try:
+        for i in range(0, len(datagrams), group):
+            for d in datagrams[i:i + group]:
+                transport.sendto(d)
+                expected += expected_osc_replies(d)
+            if not await _wait_for(lambda: peer.replies >= expected, timeout):
+                unanswered_groups += 1
+                unanswered += expected - peer.replies
+                peer.replies = expected  # count the shortfall once, carry on
+        await asyncio.sleep(0.3)
+    finally:
+        transport.close()
+    return {"osc_sent": len(datagrams), "osc_replies_expected": expected,
+            "osc_replies_extra": max(0, peer.replies - expected), "osc_unanswered_groups": unanswered_groups,
+            "osc_unanswered": unanswered}
+
+
+async def send_ws(url: str, messages: list[str | bytes], *, group: int = 8, timeout: float = 5.0) -> dict[str, Any]:
+    """Send `messages` on one WebSocket connection (unsubscribed from frames) in groups of `group`,
+    waiting for each group's replies; -> replies counted and how the connection ended."""
     from websockets.asyncio.client import connect  # noqa: PLC0415
 
+    replies = 0
+    closed = None
+    async with connect(url, max_size=2 ** 22) as c:
+        await c.send('{"type":"unsubscribe"}')
+
+        async def reader() -> None:
+            nonlocal replies
+            async for m in c:
+                if isinstance(m, str) and m.startswith('{"type":"reply"'):
+                    replies += 1
+
+        rt = asyncio.create_task(reader())
+        try:
+            for i in range(0, len(messages), group):
+                for m in messages[i:i + group]:
+                    await c.send(m)
+                if not await _wait_for(lambda: replies >= min(i + group, len(messages)) + 1, timeout):
+                    break
+            await asyncio.sleep(0.3)
+        finally:
+            rt.cancel()
+            try:
+                await rt
+            except (asyncio.CancelledError, Exception) as exc:
+                closed = None if isinstance(exc, asyncio.CancelledError) else repr(exc)
+    return {"ws_sent": len(messages), "ws_replies": replies - 1, "ws_closed": closed}
+
+
+async def view(url: str, ready: asyncio.Event, done: asyncio.Event, clock=time.monotonic) -> list[float]:
+    """A viewer: receive the pose stream until `done`; -> each frame's arrival time (`clock`)."""
+    from websockets.asyncio.client import connect  # noqa: PLC0415
+
+    times: list[float] = []
+    async with connect(url, max_size=2 ** 22) as c:
+        ready.set()
+        while not done.is_set():
+            try:
+                msg = await asyncio.wait_for(c.recv(), 0.5)
+            except asyncio.TimeoutError:
+                continue
+            if isinstance(msg, bytes) or msg.startswith('{"type":"frame"'):
+                times.append(clock())
+    return times
+
+
+def stream_figures(times: list[float], t0: float, t1: float) -> dict[str, Any]:
+    """Frames that arrived between `t0` and `t1` -> frames, fps, longest and 99th-percentile gap, and
+    each gap over 100 ms as (seconds after `t0` when it ended, its length in ms)."""
+    ft = [t for t in times if t0 <= t <= t1]
+    gaps = sorted(b - a for a, b in zip(ft, ft[1:]))
+    if not gaps:
+        return {"frames": len(ft), "fps": 0.0, "max_gap_ms": None, "p99_gap_ms": None}
+    p99 = gaps[min(len(gaps) - 1, int(0.99 * len(gaps)))]
+    late = [(round(b - t0, 3), round(1000 * (b - a), 1)) for a, b in zip(ft, ft[1:]) if b - a > 0.1]
+    return {"frames": len(ft), "fps": round((len(ft) - 1) / (ft[-1] - ft[0]), 2),
+            "max_gap_ms": round(1000 * gaps[-1], 1), "p99_gap_ms": round(1000 * p99, 1),
+            "gaps_over_100ms": late}
+
+
+async def server_status(url: str, timeout: float = 5.0) -> dict[str, Any] | None:
+    """The server's answer to a WebSocket `status` request, or None if none came within `timeout` s."""
+    from websockets.asyncio.client import connect  # noqa: PLC0415
+
+    try:
+        async with connect(url, max_size=2 ** 22) as c:
+            await c.send('{"type":"status","id":"after"}')
+            while True:
+                m = json.loads(await asyncio.wait_for(c.recv(), timeout))
+                if m.get("type") == "reply":
+                    return (m.get("data") or {}) if m["ok"] and m["id"] == "after" else None
+    except (OSError, asyncio.TimeoutError, Exception):
+        return None
+
+
+async def run_fuzz(seed: int = 16, n_osc: int = 300, n_ws: int = 300, *,
+                   log_level: int = logging.INFO) -> dict[str, Any]:
+    """Start an engine with both control servers in this process, fuzz them, stop it; -> the figures
+    (see the module doc). The peers share this process and its event loop with the engine, so the
+    stream figures include their load; `liveedit.bench.fuzzserve` measures a separate server."""
     from liveedit.core.fakemodel import FakeModel  # noqa: PLC0415
     from liveedit.engine import Engine, EngineConfig  # noqa: PLC0415
     from liveedit.io.osc import OscControlServer  # noqa: PLC0415
@@ -194,94 +303,22 @@ async def run_fuzz(seed: int = 16, n_osc: int = 300, n_ws: int = 300, *, log_lev
     engine.add_sink(ws)
     osc = OscControlServer(engine, "127.0.0.1", 0, rate=1e9, burst=1e9, global_rate=1e9, global_burst=1e9)
     out: dict[str, Any] = {"seed": seed}
-    loop = asyncio.get_running_loop()
     try:
         await engine.start()
         await osc.start()
         host, port = ws.address
-        frame_times: list[float] = []
-
-        async def viewer(ready: asyncio.Event, done: asyncio.Event) -> None:
-            async with connect(f"ws://{host}:{port}/ws", max_size=2 ** 22) as c:
-                ready.set()
-                while not done.is_set():
-                    try:
-                        msg = await asyncio.wait_for(c.recv(), 0.5)
-                    except asyncio.TimeoutError:
-                        continue
-                    if isinstance(msg, str) and msg.startswith('{"type":"frame"'):
-                        frame_times.append(time.perf_counter())
-
+        url = f"ws://{host}:{port}/ws"
         ready, done = asyncio.Event(), asyncio.Event()
-        viewer_task = asyncio.create_task(viewer(ready, done))
+        viewer_task = asyncio.create_task(view(url, ready, done))
         await asyncio.wait_for(ready.wait(), 10)
         await asyncio.sleep(0.5)
-        t_start = time.perf_counter()
-
-        # ---- OSC: send in small groups, wait until each group is answered ----
-        datagrams = osc_datagrams(seed, n_osc)
-        transport, peer = await loop.create_datagram_endpoint(_Udp, local_addr=("127.0.0.1", 0),
-                                                              remote_addr=osc.address)
-        expected = 0
-        unanswered_groups = 0
-        for i in range(0, len(datagrams), 8):
-            group = datagrams[i:i + 8]
-            for d in group:
-                transport.sendto(d)
-                expected += expected_osc_replies(d)
-            if not await _wait_for(lambda: peer.replies >= expected, 5.0):
-                unanswered_groups += 1
-                peer.replies = expected  # count the shortfall once, carry on
-        await asyncio.sleep(0.3)
-        out.update(osc_sent=len(datagrams), osc_replies_expected=expected,
-                   osc_replies_extra=max(0, peer.replies - expected), osc_unanswered_groups=unanswered_groups)
-        transport.close()
-
-        # ---- WebSocket: one reply per message ----
-        messages = ws_messages(seed, n_ws)
-        replies = 0
-        closed = None
-        async with connect(f"ws://{host}:{port}/ws", max_size=2 ** 22) as c:
-            await c.send('{"type":"unsubscribe"}')
-
-            async def reader() -> None:
-                nonlocal replies
-                async for m in c:
-                    if isinstance(m, str) and m.startswith('{"type":"reply"'):
-                        replies += 1
-
-            rt = asyncio.create_task(reader())
-            try:
-                for i in range(0, len(messages), 8):
-                    for m in messages[i:i + 8]:
-                        await c.send(m)
-                    if not await _wait_for(lambda: replies >= min(i + 8, len(messages)) + 1, 5.0):
-                        break
-                await asyncio.sleep(0.3)
-            finally:
-                rt.cancel()
-                try:
-                    await rt
-                except (asyncio.CancelledError, Exception) as exc:
-                    closed = None if isinstance(exc, asyncio.CancelledError) else repr(exc)
-        out.update(ws_sent=len(messages), ws_replies=replies - 1, ws_closed=closed)
-
-        elapsed = time.perf_counter() - t_start
+        t_start = time.monotonic()
+        out.update(await send_osc(*osc.address, osc_datagrams(seed, n_osc)))
+        out.update(await send_ws(url, ws_messages(seed, n_ws)))
+        t_end = time.monotonic()
         done.set()
-        await viewer_task
-        ft = [t for t in frame_times if t >= t_start]
-        gaps = [b - a for a, b in zip(ft, ft[1:])]
-        out.update(seconds=round(elapsed, 2), frames=len(ft),
-                   fps=round((len(ft) - 1) / (ft[-1] - ft[0]), 2) if len(ft) > 1 else 0.0,
-                   max_gap_ms=round(1000 * max(gaps), 1) if gaps else None)
-        # the server still answers after the fuzz
-        async with connect(f"ws://{host}:{port}/ws") as c:
-            await c.send('{"type":"status","id":"after"}')
-            while True:
-                m = json.loads(await asyncio.wait_for(c.recv(), 5))
-                if m.get("type") == "reply":
-                    out["status_after"] = m["ok"] and m["id"] == "after"
-                    break
+        out.update(stream_figures(await viewer_task, t_start, t_end), seconds=round(t_end - t_start, 2))
+        out["status_after"] = await server_status(url) is not None   # the server still answers after the fuzz
     finally:
         t0 = time.perf_counter()
         await osc.stop()
@@ -299,28 +336,75 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=16)
     p.add_argument("--osc", type=int, default=5000, help="OSC datagrams to send")
     p.add_argument("--ws", type=int, default=5000, help="WebSocket messages to send")
+    p.add_argument("--model", choices=("tiny", "shipped"), default="tiny",
+                   help="the server's model: the tiny random one (--random-model) or the shipped checkpoint")
+    p.add_argument("--audio-in", default="demo", help="the server's --audio-in ('none': no audio analysis)")
+    p.add_argument("--seconds", type=float, default=0.0,
+                   help="keep attacking, with the next seeds, until this many seconds have passed (a sustained "
+                        "attack; the default is one round of --osc and --ws)")
+    p.add_argument("--quiet", type=float, default=5.0, help="seconds of stream measured before the attack")
+    p.add_argument("--attacker-nice", type=int, default=10,
+                   help="CPU niceness of the attacker process (it stands for other machines; 0: same priority)")
+    p.add_argument("--log", default=None, help="keep the server's log in this file")
+    p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    p.add_argument("--in-process", action="store_true",
+                   help="run engine (fake model, no audio), attackers and viewer in this one process and event "
+                        "loop, as the test suite does; the stream figures then include the peers' load")
+
+
+def _rows(r: dict[str, Any]) -> list[tuple[str, Any, str]]:
+    quiet = r.get("quiet")
+    rows = [
+        ("OSC datagrams sent", r["osc_sent"], f"in {r['rounds']} round(s)" if "rounds" in r else ""),
+        ("OSC replies owed / extra", f"{r['osc_replies_expected']} / {r['osc_replies_extra']}", "extra 0"),
+        ("OSC replies missing", r["osc_unanswered"], "0"),
+        ("WebSocket messages / replies", f"{r['ws_sent']} / {r['ws_replies']}", "equal"),
+    ]
+    if quiet is not None:
+        rows.append(("before: fps / max / p99 gap (ms)",
+                     f"{quiet['fps']} / {quiet['max_gap_ms']} / {quiet['p99_gap_ms']}", ""))
+    rows += [
+        ("viewer fps", r["fps"], f">= {TARGETS['fps']:g}"),
+        ("viewer max gap (ms)", r["max_gap_ms"], f"<= {TARGETS['max_gap_ms']:g}"),
+        ("viewer p99 gap (ms)", r["p99_gap_ms"], ""),
+        ("log (KB a minute)", r["log_kb_per_min"], f"<= {TARGETS['log_kb_per_min']:g}"),
+        ("tracebacks / errors in the log", f"{r['tracebacks']} / {r['log_errors']}", "0 / 0"),
+        ("answers after the fuzz", r.get("status_after"), "True"),
+    ]
+    if "rebinding_refused" in r:
+        rows += [("dance: windows made / frames held", f"{r.get('windows')} / {r.get('held_frames')}", ""),
+                 ("DNS-rebinding handshake refused", r["rebinding_refused"], "True"),
+                 ("server crashed", r["crashed"], "False")]
+    rows += [("stop on one Ctrl-C (s)", r["stop_s"], f"<= {TARGETS['stop_s']:g}"),
+             ("fuzz time (s)", r["seconds"], "")]
+    return rows
+
+
+def targets_met(r: dict[str, Any]) -> bool:
+    return bool(r["osc_unanswered"] == 0 and r["osc_replies_extra"] == 0 and r["ws_replies"] == r["ws_sent"]
+                and r["tracebacks"] == 0 and r["log_errors"] == 0 and r.get("status_after")
+                and r.get("rebinding_refused", True) and not r.get("crashed", False)
+                and r["fps"] >= TARGETS["fps"] and (r["max_gap_ms"] or 1e9) <= TARGETS["max_gap_ms"]
+                and r["log_kb_per_min"] <= TARGETS["log_kb_per_min"]
+                and r["stop_s"] is not None and r["stop_s"] <= TARGETS["stop_s"])
 
 
 def run(args) -> int:
-    r = asyncio.run(run_fuzz(args.seed, args.osc, args.ws))
-    unanswered = (r["osc_unanswered_groups"] > 0) + (r["ws_replies"] != r["ws_sent"])
-    rows = [
-        ("OSC datagrams sent", r["osc_sent"], ""),
-        ("OSC replies owed / extra", f"{r['osc_replies_expected']} / {r['osc_replies_extra']}", "extra 0"),
-        ("OSC groups left unanswered", r["osc_unanswered_groups"], "0"),
-        ("WebSocket messages / replies", f"{r['ws_sent']} / {r['ws_replies']}", "equal"),
-        ("viewer fps", r["fps"], f">= {TARGETS['fps']:g}"),
-        ("viewer max gap (ms)", r["max_gap_ms"], f"<= {TARGETS['max_gap_ms']:g}"),
-        ("log (KB a minute)", r["log_kb_per_min"], f"<= {TARGETS['log_kb_per_min']:g}"),
-        ("tracebacks in the log", r["tracebacks"], "0"),
-        ("stop (s)", r["stop_s"], f"<= {TARGETS['stop_s']:g}"),
-        ("fuzz time (s)", r["seconds"], ""),
-    ]
-    print(f"liveedit bench fuzz (seed {r['seed']})")
-    for name, value, goal in rows:
-        print(f"  {name:32s} {str(value):>14s}   {goal}")
-    ok = (not unanswered and r["osc_replies_extra"] == 0 and r["tracebacks"] == 0 and r.get("status_after")
-          and r["fps"] >= TARGETS["fps"] and (r["max_gap_ms"] or 0) <= TARGETS["max_gap_ms"]
-          and r["log_kb_per_min"] <= TARGETS["log_kb_per_min"] and r["stop_s"] <= TARGETS["stop_s"])
+    if args.in_process:
+        r = asyncio.run(run_fuzz(args.seed, args.osc, args.ws))
+        where = "engine, attackers and viewer in one process"
+    else:
+        from liveedit.bench.fuzzserve import run_separate  # noqa: PLC0415
+        r = run_separate(args.seed, args.osc, args.ws, model=args.model, audio=args.audio_in, seconds=args.seconds,
+                         quiet_s=args.quiet, attacker_nice=args.attacker_nice,
+                         log_path=Path(args.log) if args.log else None)
+        where = f"liveedit serve ({args.model} model, --audio-in {args.audio_in}), attacker and viewer processes"
+    ok = targets_met(r)
+    if args.json:
+        print(json.dumps(dict(r, targets_met=ok)))
+        return 0 if ok else 1
+    print(f"liveedit bench fuzz (seed {r['seed']}; {where})")
+    for name, value, goal in _rows(r):
+        print(f"  {name:34s} {str(value):>20s}   {goal}")
     print("all targets met" if ok else "some targets missed")
     return 0 if ok else 1

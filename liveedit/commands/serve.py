@@ -43,6 +43,9 @@ _OPTIONS: list[tuple[str, str, Any, Any, str]] = [
      "the viewer's avatar: a .vrm (VRM 0.x or 1.0) or humanoid .glb file, served to the page at start "
      "(default: the built-in mannequin; the page can also load one dropped onto it)"),
     ("--token", "LIVEEDIT_TOKEN", None, str, "shared secret required for remote control (OSC /auth, WS ?token=)"),
+    ("--control-rate", "LIVEEDIT_CONTROL_RATE", 0.0, float,
+     "control messages a second each OSC sender and each WebSocket client may send, in bursts of twice "
+     "that; all senders together get twice it again (0 = the defaults: 30 for OSC, 20 for WebSocket)"),
     ("--checkpoint", "LIVEEDIT_CHECKPOINT", None, str, "model checkpoint (default: the shipped one)"),
     ("--steps", "LIVEEDIT_STEPS", 10, int, "diffusion sampler steps per window"),
     ("--strength", "LIVEEDIT_STRENGTH", 2.0, float, "edit strength (text guidance scale) at start"),
@@ -141,6 +144,13 @@ def check_exposure(host: str, token: str | None, insecure: bool) -> str | None:
             "--insecure-no-token")
 
 
+def control_limits(rate: float) -> dict[str, float]:
+    """--control-rate -> the rate keywords of the OSC and WebSocket servers ({} keeps their defaults)."""
+    if not rate:
+        return {}
+    return {"rate": rate, "burst": 2 * rate, "global_rate": 2 * rate, "global_burst": 4 * rate}
+
+
 def check_avatar(path: str) -> Path | str:
     """--avatar's file as a Path, or why it cannot be one (the page checks the humanoid itself)."""
     p = Path(path).expanduser()
@@ -161,6 +171,12 @@ async def _serve(args) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return 2
+    if not args.control_rate >= 0:  # also NaN
+        print(f"liveedit serve: --control-rate must be 0 (the defaults) or more, got {args.control_rate:g}",
+              file=sys.stderr)
+        return 2
+    limits = control_limits(args.control_rate)
+
     insecure = not args.token and not is_loopback(args.host)
     if insecure:
         log.warning(INSECURE_WARNING, args.host)
@@ -206,7 +222,7 @@ async def _serve(args) -> int:
     def ws():
         from liveedit.io.ws import WebSocketServer  # noqa: PLC0415
         return WebSocketServer(engine, args.host, args.port, token=args.token, allow_hosts=allow_hosts,
-                               insecure=insecure, avatar=avatar)
+                               insecure=insecure, avatar=avatar, **limits)
 
     server = optional("WebSocket server", ws)
     if server is not None:
@@ -215,7 +231,7 @@ async def _serve(args) -> int:
         def osc():
             from liveedit.io.osc import OscControlServer  # noqa: PLC0415
             return OscControlServer(engine, args.host, args.osc_port, token=args.token,
-                                    reply_port=args.osc_reply_port or None)
+                                    reply_port=args.osc_reply_port or None, **limits)
         o = optional("OSC control", osc)
         if o is not None:
             inputs.append(o)
