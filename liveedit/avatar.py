@@ -208,7 +208,7 @@ class _Blob:
             view["target"] = target
         self.views.append(view)
         self.data.extend(raw)
-        acc = {"bufferView": len(self.views) - 1, "componentType": ctype, "count": int(len(array)), "type": atype}
+        acc = {"bufferView": len(self.views) - 1, "componentType": ctype, "count": len(array), "type": atype}
         if bounds:
             flat = np.asarray(array).reshape(len(array), -1)
             acc["min"] = [float(x) for x in flat.min(0)]
@@ -305,7 +305,7 @@ def build_vrm(p: Proportions = Proportions(), vrm0: bool = False, plain: bool = 
     n_bones = len(world)
     nodes = []
     for i in range(n_bones):
-        name = [k for k, v in HUMAN_BONES.items() if v == smpl_bones[i]][0] if i < len(smpl_bones) \
+        name = next(k for k, v in HUMAN_BONES.items() if v == smpl_bones[i]) if i < len(smpl_bones) \
             else f"hair{i - len(smpl_bones)}"
         if plain:
             name = "mixamorig:" + MIXAMO_NAMES.get(name, name)

@@ -74,7 +74,7 @@ def planted_sliding(source: np.ndarray, avatar: np.ndarray, contacts: np.ndarray
     s_av, s_src = slide(avatar), slide(source)
     if not len(s_av):
         return {"planted_pairs": 0}
-    return {"planted_pairs": int(len(s_av)), "avatar_median_cm": float(np.median(s_av)),
+    return {"planted_pairs": len(s_av), "avatar_median_cm": float(np.median(s_av)),
             "avatar_mean_cm": float(np.mean(s_av)), "stream_median_cm": float(np.median(s_src)),
             "stream_mean_cm": float(np.mean(s_src))}
 

@@ -93,7 +93,7 @@ class AvatarFrames:
         url = self.page.evaluate("f => window.liveeditRender.frame(f)", {
             "rot": self.quats[t].tolist(), "root": self.root[t].tolist(),
             "target": [float(self.targets[t, 0]), float(self.targets[t, 2])],
-            "flash": float(np.clip(1.0 - since / 0.18, 0.0, 1.0)), "t": now, "beat": int(len(past)),
+            "flash": float(np.clip(1.0 - since / 0.18, 0.0, 1.0)), "t": now, "beat": len(past),
             "near": near.tolist(), "dt": 1.0 / self.fps})
         return base64.b64decode(url.split(",", 1)[1])
 

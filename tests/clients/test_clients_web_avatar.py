@@ -17,10 +17,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from liveedit.avatar import DEFAULT_PATH, HUMAN_BONES, Proportions, build_vrm, joint_positions, write_vrm
+from liveedit.avatar import (
+    DEFAULT_PATH,
+    HUMAN_BONES,
+    Proportions,
+    build_vrm,
+    joint_positions,
+    write_vrm,
+)
 from model.skeleton import JOINT_NAMES, STANDING_PELVIS_HEIGHT
-
-FOOT_BONES = ("leftFoot", "rightFoot", "leftToes", "rightToes")
 
 
 def glb_json(data: bytes) -> tuple[dict, bytes]:
@@ -194,7 +199,7 @@ async def test_server_hands_the_page_the_avatar_it_was_given(tmp_path):
         server = WebSocketServer(None, "127.0.0.1", 0, avatar=avatar)
         await server.start()
         try:
-            base = "http://127.0.0.1:%d/" % server.address[1]
+            base = f"http://127.0.0.1:{server.address[1]}/"
             assert json.loads(await asyncio.to_thread(get, base + "avatar.json")) == expected
             if avatar is not None:
                 assert await asyncio.to_thread(get, base + "avatar/user") == user.read_bytes()
