@@ -543,6 +543,12 @@ state.bonePositions = () => {
   for (const d of avatar.drive) out[d.bone] = avatar.boneWorldPosition(d.bone).toArray();
   return out;
 };
+/** Where node `name` of the avatar is in its head bone's frame (spring bones: hair swings there). */
+state.inHeadFrame = (name) => {
+  const node = avatar && avatar.root.getObjectByName(name);
+  const head = avatar && (avatar.vrm ? avatar.vrm.humanoid.getRawBoneNode("head") : avatar.bones.head);
+  return node && head ? head.worldToLocal(node.getWorldPosition(new THREE.Vector3())).toArray() : null;
+};
 /** Frames drawn in the last second. */
 state.renderFps = () => {
   const now = performance.now();

@@ -108,6 +108,9 @@ export async function loadAvatar(buffer, name = "the file") {
   const vrm = gltf.userData.vrm || null;
   let bones;
   if (vrm && vrm.humanoid) {
+    // three-vrm's advice for speed: drop vertices no index uses, one skeleton for all skinned meshes.
+    VRMUtils.removeUnnecessaryVertices(gltf.scene);
+    VRMUtils.combineSkeletons(gltf.scene);
     VRMUtils.rotateVRM0(vrm);  // VRM 0.x faces -z; turn it to face +z like VRM 1.0 and SMPL
     bones = {};
     for (const bone of Object.keys(SMPL_JOINT_OF_BONE).concat(["leftMiddleProximal", "rightMiddleProximal"])) {

@@ -123,6 +123,13 @@ async def test_default_avatar_dances_on_the_streamed_joints(tmp_path, liveedit_s
         info = await wait_avatar(page, "default avatar")
         assert info["kind"] == "VRM 1.0" and info["scale"] == pytest.approx(1.0, abs=1e-3)
         assert await bones_move(page) > 0.01
+        # The ponytail's spring bones swing: its tip moves in the head's frame.
+        tips = []
+        for _ in range(4):
+            tips.append(await page.evaluate("window.liveeditViewer.inHeadFrame('hair2')"))
+            await asyncio.sleep(0.25)
+        swing = max(float(np.linalg.norm(np.subtract(a, b))) for a in tips for b in tips)
+        assert swing > 0.002, f"the ponytail moved {swing * 100:.2f} cm in the head's frame"
         # SMPL proportions: the retargeted feet are the stream's feet (so they slide exactly as much).
         frame = await page.evaluate("window.liveeditViewer.lastFrame.frame")
         source, avatar = await foot_track(page, frame)

@@ -1,6 +1,7 @@
 """The browser viewer end to end against the real engine, in headless Chromium (Debian's `chromium`
 driven by Playwright): `liveedit serve` with the tiny random model runs in a subprocess on free ports;
-the page loads, frames arrive, the skeleton moves (its pixels differ over time), an edit typed into
+the page loads, frames arrive, the dancer moves (its pixels differ over time: the avatar's blue top,
+or the stick figure's right limbs, the only blue in the scene), an edit typed into
 the page reaches the engine and comes back in the stream, and the buttons and the strength slider work.
 """
 from __future__ import annotations
