@@ -202,10 +202,11 @@ def open_viewer(browser):
 
 
 async def limb_mask(page) -> np.ndarray:
-    """Pixels of the 3D view in the right limbs' blue, (180, 320) bool.
+    """Pixels of the 3D view in the stick figure's right-limb blue (the avatar's top is that blue
+    too), (180, 320) bool.
 
     Only the blue: the beat ring on the floor flashes in an orange close to the left limbs', and
-    nothing else in the scene is that blue, so these pixels change only when the skeleton moves.
+    nothing else in the scene is that blue, so these pixels change only when the dancer moves.
     """
     px = np.asarray(await page.evaluate(_GRAB_PIXELS), dtype=np.int32).reshape(180, 320, 4)[..., :3]
     r, b = px[..., 0], px[..., 2]

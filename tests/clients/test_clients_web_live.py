@@ -27,16 +27,17 @@ async def test_viewer_with_the_live_engine(live_server, open_viewer, limb_pixels
     assert await page.text_content("#conn-text") == "live"
     assert await page.evaluate("window.liveeditViewer.skeleton.parents.length") == 24
 
-    # The skeleton is drawn and moves: its (right) limb pixels change between two moments.
+    # The dancer (the avatar, or the stick figure until it loads) is drawn and moves: its blue pixels
+    # change between two moments.
     masks = []
     for _ in range(3):
         masks.append(await limb_pixels(page))
         await asyncio.sleep(0.4)
     drawn = [int(m.sum()) for m in masks]
     changed = max(int((a ^ b).sum()) for a, b in zip(masks, masks[1:]))
-    # An empty scene has no pixel of that blue at all; a drawn skeleton has hundreds.
-    assert max(drawn) > 40, f"no limb-coloured pixels ({drawn}): the skeleton is not drawn"
-    assert changed > 30, f"the skeleton did not move between screenshots ({changed} pixels changed)"
+    # An empty scene has no pixel of that blue at all; a drawn dancer has hundreds.
+    assert max(drawn) > 40, f"no pixels of the dancer's blue ({drawn}): the dancer is not drawn"
+    assert changed > 30, f"the dancer did not move between screenshots ({changed} pixels changed)"
     assert float(await page.text_content("#bpm")) > 0
 
     # An edit typed into the page reaches the engine and shows in the stream (and in the page).
