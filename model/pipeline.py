@@ -18,6 +18,7 @@ from model.beat_snap import snap_to_beats
 from model.checkpoint import CheckpointError, load_checkpoint
 from model.cleanup import lock_feet
 from model.diffusion import SAMPLERS, DDIMSampler
+from model.dynamics import ENERGY_CHECKPOINT, FLOOR, REFERENCE_SPEED, EnergyEnvelope, follow_energy
 from model.motion import Normalizer
 from model.music import BEAT
 from model.network import DanceEditor, EditInputs, ModelConfig
@@ -95,12 +96,16 @@ class DanceModel:
     beat_snap: re-time generated frames so the dance's accents land on the beats of the music's
     beat channel (model/beat_snap.py). foot_lock: pin ankles the network marks in contact
     (model/cleanup.py). Both off give the raw network output, as the evaluation's "raw" row does.
+    energy / dynamics: new dance (not edits) gets livelier or calmer with the energy that the
+    music-to-energy envelope hears in its music, at strength `dynamics` (0 = off; model/dynamics.py).
     """
 
     def __init__(self, net: DanceEditor, normalizer: Normalizer, text_encoder: TextEncoderLike | None = None,
                  meta: dict | None = None, name: str = "model", foot_lock: bool = True,
-                 beat_snap: bool = True):
+                 beat_snap: bool = True, energy: EnergyEnvelope | None = None, dynamics: float = 1.0):
         self.net = net.eval()
+        self.energy = energy
+        self.dynamics = dynamics
         self.foot_lock = foot_lock
         self.beat_snap = beat_snap
         self.normalizer = normalizer
@@ -115,14 +120,16 @@ class DanceModel:
     # ------------------------------------------------------------------ construction
     @classmethod
     def load(cls, path: str | Path | None = None, text_encoder: TextEncoderLike | None = None,
-             foot_lock: bool = True, beat_snap: bool = True) -> "DanceModel":
-        """Load a checkpoint (default: the one shipped in model/checkpoints/default.pt)."""
+             foot_lock: bool = True, beat_snap: bool = True, dynamics: float = 1.0) -> "DanceModel":
+        """Load a checkpoint (default: the one shipped in model/checkpoints/default.pt) and the
+        music-to-energy envelope shipped next to it (model/checkpoints/energy.pt) when there is one."""
         path = Path(path) if path is not None else DEFAULT_CHECKPOINT
         if path == DEFAULT_CHECKPOINT and not path.is_file():
             raise FileNotFoundError(f"no default checkpoint at {path}; train one with `python training/train.py`")
         net, normalizer, meta = load_checkpoint(path)
+        energy = EnergyEnvelope.load(ENERGY_CHECKPOINT) if ENERGY_CHECKPOINT.is_file() else None
         return cls(net, normalizer, text_encoder, meta, name=path.name, foot_lock=foot_lock,
-                   beat_snap=beat_snap)
+                   beat_snap=beat_snap, energy=energy, dynamics=dynamics)
 
     @classmethod
     def tiny_random(cls, seed: int = 0, text_encoder: TextEncoderLike | None = None,
@@ -218,12 +225,14 @@ class DanceModel:
             x0 = self.sampler.sample(denoise, (B, self.window, self.cfg.motion_dim), steps=steps,
                                      known=known_n, known_mask=mask, generator=self._generator(seed),
                                      order=self.generate_sampling.order, spacing=self.generate_sampling.spacing)
-        out = self._finish(x0, known, known_mask, mu)
+        out = self._finish(x0, known, known_mask, mu, follow_music_energy=True)
         return out[0] if single else out
 
-    def _finish(self, x0_normalised: torch.Tensor, known, known_mask, music: torch.Tensor) -> np.ndarray:
+    def _finish(self, x0_normalised: torch.Tensor, known, known_mask, music: torch.Tensor,
+                follow_music_energy: bool = False) -> np.ndarray:
         """De-normalise, smooth the token rate, snap contacts to {0,1}, put known frames back exactly,
-        put accents on the beats, lock planted feet. music: (B, T, 35). -> (B, T, 151)"""
+        (new dance only) follow the music's energy, put accents on the beats, lock planted feet.
+        music: (B, T, 35). -> (B, T, 151)"""
         out = self.normalizer.denormalize(x0_normalised).numpy().astype(np.float32)
         out[..., 4:] = token_rate_to_frame_rate(out[..., 4:], self.cfg.frames_per_token)
         out[..., :4] = (out[..., :4] > 0.5).astype(np.float32)
@@ -234,6 +243,10 @@ class DanceModel:
             k = np.broadcast_to(k if k.ndim == 3 else k[None], out.shape)
             m = np.broadcast_to(m if m.ndim == 2 else m[None], out.shape[:2])
             out = np.where(m[..., None], k, out)
+        if follow_music_energy and self.energy is not None and self.dynamics > 0:
+            out = np.stack([follow_energy(window, window_music, self.energy, window_known, self.dynamics,
+                                          reference=REFERENCE_SPEED, floor=FLOOR)
+                            for window, window_music, window_known in zip(out, music.numpy(), m)])
         if self.beat_snap:
             beat_frames = [np.flatnonzero(window_music[:, BEAT] > 0.5) for window_music in music.numpy()]
             out = np.stack([snap_to_beats(window, beats, window_known)
