@@ -28,6 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sampler", choices=("dpm2", "ddim"), default="dpm2",
                    help="dpm2: DPM-Solver++(2M) over steps even in log-SNR (default; livelier, closer to the "
                         "data); ddim: plain DDIM over even steps (the sampler before it, for comparison)")
+    p.add_argument("--dynamics", type=float, default=1.0, metavar="STRENGTH",
+                   help="how far the dance follows the music's energy, calmer in a breakdown and livelier at a "
+                        "drop (default 1; 0 = the network's own dynamics; docs/MODEL.md: Dynamics)")
     p.add_argument("--hop", type=int, default=HOP, help=f"frames between windows (default {HOP}, as live)")
     p.add_argument("--context", type=int, default=CONTEXT,
                    help=f"known frames each window continues from (default {CONTEXT}, as live)")
@@ -53,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
             raise OfflineError(f"--hop must be 1..{150 - args.context} frames with --context {args.context}, got {args.hop}")
         if args.steps < 1:
             raise OfflineError(f"--steps must be at least 1, got {args.steps}")
+        if not 0.0 <= args.dynamics <= 2.0:
+            raise OfflineError(f"--dynamics must be 0..2, got {args.dynamics}")
         t0 = time.perf_counter()
         song = load_song(args.song)  # bad input fails here, before the slow model load
         model, ckpt = load_model(args.checkpoint)
@@ -60,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
             from model.diffusion import SAMPLERS  # noqa: PLC0415
 
             model.generate_sampling = SAMPLERS[args.sampler]
+        if hasattr(model, "dynamics"):
+            model.dynamics = args.dynamics
         dance = generate_dance(song, model, ckpt, steps=args.steps, seed=args.seed,
                                music_guidance=args.music_guidance, hop=args.hop, context=args.context,
                                progress=not args.quiet)

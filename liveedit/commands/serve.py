@@ -49,6 +49,8 @@ _OPTIONS: list[tuple[str, str, Any, Any, str]] = [
     ("--checkpoint", "LIVEEDIT_CHECKPOINT", None, str, "model checkpoint (default: the shipped one)"),
     ("--steps", "LIVEEDIT_STEPS", 10, int, "diffusion sampler steps per window"),
     ("--strength", "LIVEEDIT_STRENGTH", 2.0, float, "edit strength (text guidance scale) at start"),
+    ("--dynamics", "LIVEEDIT_DYNAMICS", 1.0, float, "how far the dance follows the music's energy, calmer in a "
+                                                    "breakdown, livelier at a drop (0..2; 0 = off)"),
     ("--hop", "LIVEEDIT_HOP", SchedulerConfig.hop, int, "frames between routine windows (30 fps)"),
     ("--context", "LIVEEDIT_CONTEXT", SchedulerConfig.context, int,
      "known frames each window continues from (docs/MODEL.md: why 16)"),
@@ -186,7 +188,11 @@ async def _serve(args) -> int:
         print(f"liveedit serve: {avatar}", file=sys.stderr)
         return 2
 
+    if not 0.0 <= args.dynamics <= 2.0:
+        print(f"liveedit serve: --dynamics must be 0..2, got {args.dynamics}", file=sys.stderr)
+        return 2
     model = load_model(args.checkpoint, args.random_model)
+    model.dynamics = args.dynamics
 
     audio = None
     if args.audio_in.lower() != "none":

@@ -219,6 +219,7 @@ def generate_dance(song: str | Path | Song, model: Any, checkpoint_id: str, *, s
         "steps": steps,
         "music_guidance": music_guidance,
         "sampler": describe_sampling(model),
+        "dynamics": float(getattr(model, "dynamics", 0.0)) if getattr(model, "energy", None) is not None else 0.0,
         "hop": hop,
         "context": context,
     }

@@ -119,6 +119,10 @@ def test_cli_generate_with_the_tiny_model(tmp_path, capsys):
     assert main(["generate", str(tmp_path / "song.wav"), "-o", str(out), "--checkpoint", "random",
                  "--steps", "2", "--seed", "7", "-q", "--sampler", "ddim"]) == 0
     assert dancefile.load(out).meta["sampler"] == "DDIM"
+    assert d.meta["dynamics"] == 0.0          # the tiny random model has no energy envelope
+    assert main(["generate", str(tmp_path / "song.wav"), "-o", str(out), "--checkpoint", "random",
+                 "--dynamics", "3", "-q"]) == 2
+    assert "--dynamics must be 0..2" in capsys.readouterr().err
 
 
 def test_cli_generate_from_midi(tmp_path):
