@@ -160,6 +160,60 @@ def forward_kinematics(parents, offsets, rotations, root):
     return pos
 
 
+# --------------------------------------------------------------------------- a user's rig (pure Python)
+
+# Humanoid bone (VRM's names) -> the SMPL joint it rotates about; the viewer's avatar.js uses the same.
+HUMANOID_SMPL = {
+    "hips": "pelvis", "spine": "spine1", "chest": "spine2", "upperChest": "spine3", "neck": "neck", "head": "head",
+    "leftUpperLeg": "left_hip", "leftLowerLeg": "left_knee", "leftFoot": "left_ankle", "leftToes": "left_foot",
+    "rightUpperLeg": "right_hip", "rightLowerLeg": "right_knee", "rightFoot": "right_ankle", "rightToes": "right_foot",
+    "leftShoulder": "left_collar", "leftUpperArm": "left_shoulder", "leftLowerArm": "left_elbow", "leftHand": "left_wrist",
+    "rightShoulder": "right_collar", "rightUpperArm": "right_shoulder", "rightLowerArm": "right_elbow",
+    "rightHand": "right_wrist",
+}
+_MIXAMO = {
+    "hips": "hips", "spine": "spine", "spine1": "chest", "spine2": "upperChest", "neck": "neck", "head": "head",
+    "leftupleg": "leftUpperLeg", "leftleg": "leftLowerLeg", "leftfoot": "leftFoot", "lefttoebase": "leftToes",
+    "rightupleg": "rightUpperLeg", "rightleg": "rightLowerLeg", "rightfoot": "rightFoot", "righttoebase": "rightToes",
+    "leftshoulder": "leftShoulder", "leftarm": "leftUpperArm", "leftforearm": "leftLowerArm", "lefthand": "leftHand",
+    "rightshoulder": "rightShoulder", "rightarm": "rightUpperArm", "rightforearm": "rightLowerArm",
+    "righthand": "rightHand",
+}
+REQUIRED_HUMANOID = ("hips", "spine", "head", "leftUpperLeg", "leftLowerLeg", "leftFoot", "rightUpperLeg",
+                     "rightLowerLeg", "rightFoot", "leftUpperArm", "leftLowerArm", "leftHand", "rightUpperArm",
+                     "rightLowerArm", "rightHand")
+# The bone (first present) whose head gives a bone's rest direction.
+_AIM = {"spine": ("chest", "upperChest", "neck"), "chest": ("upperChest", "neck"), "upperChest": ("neck",),
+        "neck": ("head",)}
+for _s in ("left", "right"):
+    _AIM.update({f"{_s}UpperLeg": (f"{_s}LowerLeg",), f"{_s}LowerLeg": (f"{_s}Foot",), f"{_s}Foot": (f"{_s}Toes",),
+                 f"{_s}Shoulder": (f"{_s}UpperArm",), f"{_s}UpperArm": (f"{_s}LowerArm",),
+                 f"{_s}LowerArm": (f"{_s}Hand",)})
+
+
+def _key(name):
+    name = name.lower()
+    if name.startswith("mixamorig"):
+        name = name[len("mixamorig"):].lstrip("0123456789")
+    return "".join(c for c in name if c.isalnum())
+
+
+def humanoid_map(bone_names):
+    """Humanoid bone -> the rig's bone name, by the names VRM, Mixamo or SMPL give them (the scheme
+    that finds the most bones wins)."""
+    by_key = {}
+    for n in bone_names:
+        by_key.setdefault(_key(n), n)
+    tables = ({h.lower(): h for h in HUMANOID_SMPL}, _MIXAMO,
+              {j.replace("_", ""): h for h, j in HUMANOID_SMPL.items()})
+    best = {}
+    for table in tables:
+        found = {h: by_key[k] for k, h in table.items() if k in by_key}
+        if len(found) > len(best):
+            best = found
+    return best
+
+
 # --------------------------------------------------------------------------- WebSocket (stdlib)
 
 _WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -448,7 +502,108 @@ def apply_frame(obj, frame: dict) -> None:
             pb.location = bones[name].matrix_local.to_3x3().transposed() @ (target - bones[name].head_local)
 
 
+def _rest_world(obj, bone):
+    """A bone's rest head (world) and rest rotation (world, Quaternion)."""
+    return obj.matrix_world @ bone.head_local, obj.matrix_world.to_quaternion() @ bone.matrix_local.to_quaternion()
+
+
+def retarget_setup(source, target):
+    """What retargeting `source` (the SMPL armature, live or an imported liveedit BVH) onto `target`
+    (a humanoid rig) needs, from both rest poses; raises ValueError when `target` is not a humanoid."""
+    found = humanoid_map([b.name for b in target.data.bones])
+    missing = [h for h in REQUIRED_HUMANOID if h not in found]
+    if missing:
+        raise ValueError(f"{target.name} is not a humanoid rig: no bones for {', '.join(missing)} "
+                         "(VRM, Mixamo or SMPL bone names expected)")
+    src_bones, tgt_bones = source.data.bones, target.data.bones
+    drive, corr = {}, {}
+    order = sorted(found, key=lambda h: len(tgt_bones[found[h]].parent_recursive))
+    for h in order:
+        joint = HUMANOID_SMPL[h]
+        if joint not in src_bones:
+            continue
+        head, rest = _rest_world(target, tgt_bones[found[h]])
+        c = Quaternion()
+        aim = next((a for a in _AIM.get(h, ()) if a in found and HUMANOID_SMPL[a] in src_bones), None)
+        if aim is not None:
+            d_t = _rest_world(target, tgt_bones[found[aim]])[0] - head
+            d_s = (source.matrix_world @ src_bones[HUMANOID_SMPL[aim]].head_local
+                   - source.matrix_world @ src_bones[joint].head_local)
+            if d_t.length > 1e-6 and d_s.length > 1e-6:
+                c = d_t.rotation_difference(d_s)
+        else:  # head, toes, hands: keep the nearest driven ancestor's correction
+            parent = tgt_bones[found[h]].parent
+            while parent is not None and parent.name not in {found[k] for k in corr}:
+                parent = parent.parent
+            if parent is not None and h != "hips":
+                c = corr[next(k for k in corr if found[k] == parent.name)].copy()
+        corr[h] = c
+        src_rest = source.matrix_world.to_quaternion() @ src_bones[joint].matrix_local.to_quaternion()
+        drive[found[h]] = (joint, c, rest, src_rest)
+    # Scale: the hips' height above the lowest foot joint in each rest pose (a BVH's rest pelvis
+    # need not stand on the floor).
+    def hip_height(obj, bones, names):
+        z = [(obj.matrix_world @ bones[n].head_local).z for n in names if n and n in bones]
+        return z[0] - min(z[1:])
+    feet = ("leftFoot", "rightFoot", "leftToes", "rightToes")
+    src_h = hip_height(source, src_bones, ["pelvis"] + [HUMANOID_SMPL[f] for f in feet])
+    tgt_h = hip_height(target, tgt_bones, [found["hips"]] + [found.get(f) for f in feet])
+    return {"drive": drive, "hips": found["hips"], "scale": tgt_h / src_h if src_h > 1e-6 else 1.0}
+
+
+def retarget_pose(source, target, setup) -> None:
+    """Pose `target` like `source` now: each driven bone turns in the world as its SMPL joint turned
+    from rest, after the rest-pose correction (the same formula as the viewer's avatar.js); the hips
+    follow the pelvis scaled by the ratio of hip heights. Source poses must be evaluated
+    (view_layer.update()) first."""
+    from mathutils import Matrix  # noqa: PLC0415
+    drive = setup["drive"]
+    src_world = source.matrix_world
+    tgt_inv = target.matrix_world.inverted()
+    tgt_rot_inv = target.matrix_world.to_quaternion().inverted()
+    pose = {}
+    for bone in sorted(target.data.bones, key=lambda b: len(b.parent_recursive)):
+        pb = target.pose.bones[bone.name]
+        parent = bone.parent
+        rest_rel = parent.matrix_local.inverted() @ bone.matrix_local if parent else bone.matrix_local
+        base = pose[parent.name] @ rest_rel if parent else rest_rel
+        if bone.name not in drive:
+            pose[bone.name] = base @ pb.matrix_basis
+            continue
+        joint, c, rest, src_rest = drive[bone.name]
+        spb = source.pose.bones[joint]
+        g = (src_world.to_quaternion() @ spb.matrix.to_quaternion()) @ src_rest.inverted()
+        rot = tgt_rot_inv @ (g @ c @ rest)
+        head = base.to_translation()
+        if bone.name == setup["hips"]:
+            head = tgt_inv @ ((src_world @ spb.matrix).to_translation() * setup["scale"])
+        desired = Matrix.Translation(head) @ rot.to_matrix().to_4x4()
+        basis = base.inverted() @ desired
+        pb.rotation_mode = "QUATERNION"
+        pb.rotation_quaternion = basis.to_quaternion()
+        if bone.name == setup["hips"]:
+            pb.location = basis.to_translation()
+        pose[bone.name] = desired
+
+
 _receiver: StreamReceiver | None = None
+_retarget_cache = {}
+
+
+def _retarget_live(scene, source):
+    """Pose the scene's target rig (if any) like `source`; the setup is cached per rig pair."""
+    target = scene.liveedit.target
+    if target is None or target.type != "ARMATURE" or target == source:
+        return
+    key = (source.name, target.name)
+    if key not in _retarget_cache:
+        try:
+            _retarget_cache[key] = retarget_setup(source, target)
+        except ValueError as exc:
+            scene.liveedit.status = str(exc)[:120]
+            return
+    bpy.context.view_layer.update()
+    retarget_pose(source, target, _retarget_cache[key])
 
 
 def _timer():
@@ -462,14 +617,45 @@ def _timer():
     if obj is not None and frame is not None and count != scene.liveedit.applied:
         scene.liveedit.applied = count
         apply_frame(obj, frame)
+        _retarget_live(scene, obj)
         if scene.liveedit.record:
             for pb in obj.pose.bones:
                 pb.keyframe_insert("rotation_quaternion", frame=scene.frame_current)
             root = obj.pose.bones.get(list(obj.get("liveedit_joint_names", JOINT_NAMES))[0])
             if root is not None:
                 root.keyframe_insert("location", frame=scene.frame_current)
+            _keyframe_target(scene, scene.frame_current)
             scene.frame_set(scene.frame_current + 1)
     return 1.0 / 60.0
+
+
+def _keyframe_target(scene, frame):
+    target = scene.liveedit.target
+    if target is None or target.type != "ARMATURE":
+        return
+    for key, setup in _retarget_cache.items():
+        if key[1] == target.name:
+            for name in setup["drive"]:
+                target.pose.bones[name].keyframe_insert("rotation_quaternion", frame=frame)
+            target.pose.bones[setup["hips"]].keyframe_insert("location", frame=frame)
+            return
+
+
+def bake_onto_rig(scene, source, target):
+    """Key `target` on every frame of the scene's range as `source` (e.g. an imported BVH) moves."""
+    setup = retarget_setup(source, target)
+    _retarget_cache[(source.name, target.name)] = setup
+    for f in range(scene.frame_start, scene.frame_end + 1):
+        scene.frame_set(f)
+        retarget_pose(source, target, setup)
+        for name in setup["drive"]:
+            target.pose.bones[name].keyframe_insert("rotation_quaternion", frame=f)
+        target.pose.bones[setup["hips"]].keyframe_insert("location", frame=f)
+    return scene.frame_end - scene.frame_start + 1
+
+
+def _is_armature(self, obj):
+    return obj.type == "ARMATURE"
 
 
 if bpy is not None:
@@ -481,6 +667,12 @@ if bpy is not None:
         record: bpy.props.BoolProperty(name="Record keyframes", default=False,
                                        description="Insert a keyframe per received frame and advance the scene frame")
         applied: bpy.props.IntProperty(default=0)
+        target: bpy.props.PointerProperty(
+            name="Your rig", type=bpy.types.Object, poll=_is_armature,
+            description="A humanoid armature (VRM, Mixamo or SMPL bone names) that follows the dance too")
+        source: bpy.props.PointerProperty(
+            name="From", type=bpy.types.Object, poll=_is_armature,
+            description="The SMPL armature to bake from, e.g. an imported liveedit BVH (default: liveedit_smpl)")
 
     class LIVEEDIT_OT_build(bpy.types.Operator):
         bl_idname = "liveedit.build_armature"
@@ -535,6 +727,25 @@ if bpy is not None:
                 return {"CANCELLED"}
             return {"FINISHED"}
 
+    class LIVEEDIT_OT_bake(bpy.types.Operator):
+        bl_idname = "liveedit.bake_onto_rig"
+        bl_label = "Bake onto rig"
+        bl_description = "Key your rig on every frame of the scene as the SMPL armature (or an imported BVH) moves"
+
+        def execute(self, context):
+            s = context.scene.liveedit
+            source = s.source or bpy.data.objects.get(ARMATURE_NAME)
+            if source is None or s.target is None:
+                self.report({"WARNING"}, "pick your rig, and a BVH armature or build the SMPL one")
+                return {"CANCELLED"}
+            try:
+                n = bake_onto_rig(context.scene, source, s.target)
+            except ValueError as exc:
+                self.report({"ERROR"}, str(exc))
+                return {"CANCELLED"}
+            self.report({"INFO"}, f"{s.target.name}: {n} frames keyed")
+            return {"FINISHED"}
+
     class LIVEEDIT_PT_panel(bpy.types.Panel):
         bl_label = "liveedit"
         bl_space_type = "VIEW_3D"
@@ -550,6 +761,9 @@ if bpy is not None:
             row.operator("liveedit.connect")
             row.operator("liveedit.disconnect")
             col.operator("liveedit.build_armature")
+            col.prop(s, "target")
+            col.prop(s, "source")
+            col.operator("liveedit.bake_onto_rig")
             col.prop(s, "record")
             col.separator()
             col.prop(s, "prompt")
@@ -561,7 +775,7 @@ if bpy is not None:
                 col.label(text=_receiver.replies[-1].get("message", "")[:60])
 
     _CLASSES = (LiveEditSettings, LIVEEDIT_OT_build, LIVEEDIT_OT_connect, LIVEEDIT_OT_disconnect,
-                LIVEEDIT_OT_send, LIVEEDIT_PT_panel)
+                LIVEEDIT_OT_send, LIVEEDIT_OT_bake, LIVEEDIT_PT_panel)
 
 
 def register():

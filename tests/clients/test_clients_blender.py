@@ -167,3 +167,147 @@ def test_blender_imports_our_bvh_as_documented(tmp_path):
         want = forward_kinematics_np(mats[k], root[k])[:, [0, 2, 1]] * [1, -1, 1]  # (x, -z, y)
         got = np.array([res["frames"][f][name] for name in JOINT_NAMES])
         assert np.abs(got - want).max() < 2e-3, f"frame {f}: off by {np.abs(got - want).max():.4f} m"
+
+
+def test_addon_finds_humanoid_bones_by_their_names():
+    mixamo = addon.humanoid_map(["mixamorig:Hips", "mixamorig:Spine", "mixamorig:Spine1", "mixamorig:LeftUpLeg",
+                                 "mixamorig:LeftForeArm", "mixamorig:RightToeBase", "mixamorig:Head"])
+    assert mixamo["chest"] == "mixamorig:Spine1" and mixamo["leftLowerArm"] == "mixamorig:LeftForeArm"
+    assert mixamo["rightToes"] == "mixamorig:RightToeBase"
+    smpl = addon.humanoid_map(list(JOINT_NAMES))
+    assert smpl["hips"] == "pelvis" and smpl["leftFoot"] == "left_ankle" and smpl["leftToes"] == "left_foot"
+    vrm = addon.humanoid_map(["Hips", "LeftUpperLeg", "J_Bip_C_Spine"])
+    assert vrm == {"hips": "Hips", "leftUpperLeg": "LeftUpperLeg"}
+
+
+RETARGET_SCRIPT = textwrap.dedent("""
+    import bpy, importlib.util, json, math, os
+    spec = importlib.util.spec_from_file_location("liveedit_blender", os.environ["ADDON"])
+    addon = importlib.util.module_from_spec(spec); spec.loader.exec_module(addon)
+    addon.register()
+    rig = json.loads(os.environ["RIG"])
+    smpl = addon.build_armature(bpy.context)
+    # The user's rig: other proportions, an A-pose, rolled bones, Mixamo names.
+    data = bpy.data.armatures.new("user"); user = bpy.data.objects.new("user", data)
+    bpy.context.scene.collection.objects.link(user); bpy.context.view_layer.objects.active = user
+    bpy.ops.object.mode_set(mode="EDIT")
+    made = {}
+    for name, head, tail, parent in rig:
+        eb = data.edit_bones.new(name); eb.head, eb.tail, eb.roll = head, tail, 0.6
+        if parent: eb.parent = made[parent]
+        made[name] = eb
+    bpy.ops.object.mode_set(mode="OBJECT")
+    scene = bpy.context.scene
+    scene.liveedit.target = user
+    out = {"frames": []}
+    for frame in json.loads(os.environ["FRAMES"]):
+        addon.apply_frame(smpl, frame)
+        addon._retarget_live(scene, smpl)
+        bpy.context.view_layer.update()
+        out["frames"].append({
+            "smpl": {pb.name: list(smpl.matrix_world @ pb.head) for pb in smpl.pose.bones},
+            "user": {pb.name: list(user.matrix_world @ pb.head) for pb in user.pose.bones}})
+    out["scale"] = addon._retarget_cache[(smpl.name, user.name)]["scale"]
+    # A recorded dance: a liveedit BVH imported as the README says, baked onto the same rig.
+    import builtins
+    import io_anim_bvh.import_bvh as importer
+    importer.open = lambda path, mode="r", *a, **k: builtins.open(path, mode.replace("U", ""), *a, **k)
+    bpy.ops.import_anim.bvh(filepath=os.environ["BVH"], global_scale=0.01, axis_forward="-Z", axis_up="Y",
+                            update_scene_fps=True, update_scene_duration=True)
+    bvh = bpy.context.selected_objects[0]
+    scene.frame_start, scene.frame_end = 1, 3
+    out["baked"] = addon.bake_onto_rig(scene, bvh, user)
+    out["bvh"] = []
+    for f in (1, 3):
+        scene.frame_set(f)
+        out["bvh"].append({"smpl": {pb.name: list(bvh.matrix_world @ pb.head) for pb in bvh.pose.bones},
+                           "user": {pb.name: list(user.matrix_world @ pb.head) for pb in user.pose.bones}})
+    try:
+        bad = bpy.data.objects.new("bad", bpy.data.armatures.new("bad"))
+        addon.retarget_setup(smpl, bad)
+    except ValueError as exc:
+        out["refused"] = str(exc)
+    print("RESULT " + json.dumps(out))
+""")
+
+MIXAMO_OF = {"pelvis": "Hips", "spine1": "Spine", "spine2": "Spine1", "spine3": "Spine2", "neck": "Neck",
+             "head": "Head", "left_hip": "LeftUpLeg", "left_knee": "LeftLeg", "left_ankle": "LeftFoot",
+             "left_foot": "LeftToeBase", "left_collar": "LeftShoulder", "left_shoulder": "LeftArm",
+             "left_elbow": "LeftForeArm", "left_wrist": "LeftHand", "left_hand": "LeftHandEnd"}
+MIXAMO_OF.update({k.replace("left", "right"): v.replace("Left", "Right") for k, v in list(MIXAMO_OF.items())
+                  if k.startswith("left")})
+
+
+def user_rig() -> list:
+    """A Mixamo-named rig (Blender frame): legs x1.2, arms x0.9, everything x1.1, arms lowered 35
+    degrees into an A-pose; bone tails point at the child joint."""
+    from liveedit.avatar import Proportions, joint_positions
+    pos = joint_positions(Proportions(height=1.1, legs=1.2, arms=0.9))
+    for side, sign in (("left", -1.0), ("right", 1.0)):
+        pivot = pos[JOINT_NAMES.index(f"{side}_shoulder")].copy()
+        a = np.deg2rad(35.0) * sign
+        rz = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+        for j in (f"{side}_shoulder", f"{side}_elbow", f"{side}_wrist", f"{side}_hand"):
+            k = JOINT_NAMES.index(j)
+            pos[k] = pivot + rz @ (pos[k] - pivot)
+    blender = pos[:, [0, 2, 1]] * [1, -1, 1]
+    rig = []
+    for j, name in enumerate(JOINT_NAMES):
+        kids = [c for c, p in enumerate(PARENTS) if p == j]
+        child = {0: 3, 9: 12}.get(j, kids[0] if kids else None)
+        tail = blender[child] if child is not None else blender[j] + (blender[j] - blender[PARENTS[j]]) * 0.4
+        if name == "head":
+            tail = blender[j] + [0, 0, 0.15]
+        rig.append(("mixamorig:" + MIXAMO_OF[name], blender[j].tolist(), list(map(float, tail)),
+                    "mixamorig:" + MIXAMO_OF[JOINT_NAMES[PARENTS[j]]] if PARENTS[j] >= 0 else None))
+    return rig
+
+
+@pytest.mark.skipif(shutil.which("blender") is None, reason="Debian's blender is not installed")
+async def test_addon_retargets_the_dance_onto_a_users_rig(tmp_path):
+    """The live stream, then a baked BVH, onto a Mixamo-named rig of other proportions in an A-pose
+    with rolled bones: every limb segment points where the SMPL segment points, and the hips follow
+    the pelvis scaled."""
+    from liveedit.offline.export_bvh import write_bvh
+    from model.rotations import np_matrix_to_rot6d
+
+    rng = np.random.default_rng(3)
+    motion = np.zeros((3, 151), np.float32)
+    motion[:, 4:7] = [[0.0, 0.95, 0.0], [0.1, 0.9, 0.2], [0.2, 1.0, -0.1]]
+    motion[:, 7:] = np_matrix_to_rot6d(np_axis_angle_to_matrix(
+        rng.normal(scale=0.4, size=(3, 24, 3)).astype(np.float32))).reshape(3, -1)
+    write_bvh(tmp_path / "dance.bvh", motion)
+    frames = []
+    for _ in range(3):
+        aa = rng.normal(scale=0.45, size=(24, 3))
+        angle = np.linalg.norm(aa, axis=1, keepdims=True)
+        quats = np.concatenate([aa / angle * np.sin(angle / 2), np.cos(angle / 2)], axis=1)
+        frames.append({"rot": quats.reshape(-1).tolist(), "root": [0.3, 0.9, -0.2]})
+    proc = await asyncio.create_subprocess_exec(
+        "blender", "-b", "--factory-startup", "--python-expr", RETARGET_SCRIPT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "PATH": BLENDER_PATH, "ADDON": str(ADDON), "RIG": json.dumps(user_rig()),
+             "FRAMES": json.dumps(frames), "BVH": str(tmp_path / "dance.bvh")})
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=90)
+    text = out.decode(errors="replace")
+    lines = [ln for ln in text.splitlines() if ln.startswith("RESULT ")]
+    assert lines, text[-3000:]
+    res = json.loads(lines[-1][len("RESULT "):])
+    segments = [(JOINT_NAMES[PARENTS[j]], JOINT_NAMES[j]) for j in range(1, 24)
+                if JOINT_NAMES[PARENTS[j]] not in ("pelvis", "spine3") and not JOINT_NAMES[j].endswith("_hand")]
+    worst = 0.0
+    assert res["baked"] == 3
+    for f in res["frames"] + res["bvh"]:
+        for a, b in segments:
+            ds = np.subtract(f["smpl"][b], f["smpl"][a])
+            du = np.subtract(f["user"]["mixamorig:" + MIXAMO_OF[b]], f["user"]["mixamorig:" + MIXAMO_OF[a]])
+            cos = np.dot(ds, du) / np.linalg.norm(ds) / np.linalg.norm(du)
+            worst = max(worst, float(np.degrees(np.arccos(np.clip(cos, -1, 1)))))
+        hips = np.array(f["user"]["mixamorig:Hips"])
+        assert np.allclose(hips, np.array(f["smpl"]["pelvis"]) * res["scale"], atol=1e-3)
+    assert worst < 1.0, f"a retargeted segment points {worst:.2f} degrees off the dance's"
+    from liveedit.avatar import Proportions, joint_positions
+    from model.skeleton import SOLE_THICKNESS
+    pos = joint_positions(Proportions(height=1.1, legs=1.2, arms=0.9))  # hips over the toes, against SMPL's
+    assert res["scale"] == pytest.approx((pos[0, 1] - pos[10, 1]) / (STANDING_PELVIS_HEIGHT - SOLE_THICKNESS), rel=1e-3)
+    assert "not a humanoid rig" in res["refused"]
