@@ -1,7 +1,8 @@
 """liveedit for Blender: an SMPL-proportioned armature that dances live to `liveedit serve`.
 
 Install: Edit > Preferences > Add-ons > Install... > pick this file, tick "liveedit live dance".
-Use:     3D Viewport > sidebar (N) > "liveedit" tab > Build armature, then Connect.
+Use:     3D Viewport > sidebar (N) > "liveedit" tab > Build armature, then Connect. Pick your own
+         humanoid rig in "Your rig" to have it dance too, or bake an imported BVH onto it.
 
 It reads the engine's WebSocket pose stream (docs/protocol.md section 3) with a small stdlib
 WebSocket client, so Blender's bundled Python needs no extra package. A background thread receives
@@ -27,7 +28,7 @@ import urllib.parse
 
 try:  # Blender's modules; absent when the pure-Python parts are imported elsewhere (tests)
     import bpy
-    from mathutils import Quaternion, Vector
+    from mathutils import Matrix, Quaternion, Vector
 except ImportError:  # pragma: no cover - depends on where it runs
     bpy = None
 
@@ -37,7 +38,7 @@ bl_info = {
     "version": (0, 1, 0),
     "blender": (3, 0, 0),
     "location": "View3D > Sidebar > liveedit",
-    "description": "Animate an SMPL armature live from the liveedit engine's WebSocket stream",
+    "description": "Animate an SMPL armature, and your own humanoid rig, from the liveedit engine's stream or a BVH",
     "category": "Animation",
 }
 
@@ -556,7 +557,6 @@ def retarget_pose(source, target, setup) -> None:
     from rest, after the rest-pose correction (the same formula as the viewer's avatar.js); the hips
     follow the pelvis scaled by the ratio of hip heights. Source poses must be evaluated
     (view_layer.update()) first."""
-    from mathutils import Matrix  # noqa: PLC0415
     drive = setup["drive"]
     src_world = source.matrix_world
     tgt_inv = target.matrix_world.inverted()
