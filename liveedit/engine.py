@@ -71,6 +71,7 @@ class EngineConfig:
     # audio analysis need a core, and on this 2-core machine under load one thread computed a
     # window 4-6x faster than two (spinning OpenMP workers fight everything else). None = leave.
     torch_threads: int | None = 1
+    warm_up_timeout_s: float = 30.0   # start() waits this long at most for the text encoder
 
 
 def rest_motion() -> np.ndarray:
@@ -209,7 +210,15 @@ class Engine:
             start = getattr(sink, "start", None)
             if start is not None:
                 await start()
-        self.worker.start()
+        # The text encoder loads before the frame clock starts: its imports hold the GIL for up to
+        # 0.2 s at a time, which on the encoder's own thread showed as a frame gap in the first
+        # seconds of every stream. Bounded: a slow load carries on in the background.
+        self.worker.start(warm_up=False)
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self.worker.warm_up), self.cfg.warm_up_timeout_s)
+        except asyncio.TimeoutError:
+            log.warning("text encoder still loading after %.0f s; streaming without waiting",
+                        self.cfg.warm_up_timeout_s)
         if self.audio is not None:
             await self.audio.start()
         self._origin = time.perf_counter()

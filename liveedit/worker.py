@@ -63,9 +63,10 @@ class InferenceWorker:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self, warm_up: bool = True) -> None:
+        """Start the thread; `warm_up` also loads the text encoder on a helper thread (see warm_up)."""
         self._thread.start()
         if warm_up:
-            threading.Thread(target=self._warm_up, name="liveedit-warmup", daemon=True).start()
+            threading.Thread(target=self.warm_up, name="liveedit-warmup", daemon=True).start()
 
     @property
     def in_flight(self) -> bool:
@@ -101,9 +102,8 @@ class InferenceWorker:
             self._thread.join(timeout)
         return not self._thread.is_alive()
 
-    def _warm_up(self) -> None:
-        """Load the text encoder now (it loads lazily, in seconds), not on the first edit. Runs on
-        its own thread so the first windows are not delayed."""
+    def warm_up(self) -> None:
+        """Load the text encoder now (it loads lazily, in seconds), not on the first edit."""
         encode = getattr(self.model, "encode_text", None)
         if encode is None:
             return
