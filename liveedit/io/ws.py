@@ -47,6 +47,7 @@ FLOOD_CLOSE = 200        # messages over the rate limit (in a burst) before the 
 # see poses seconds old and cost that much memory each. 64 KiB is about a second of JSON frames.
 SEND_BUFFER = 64 * 1024
 AVATAR_URL = "/avatar/user"  # where --avatar's file is served (the page reads the file's own format)
+MAX_AVATAR_BYTES = 128 * 1024 * 1024  # VRMs with 4K textures pass 32 MB; the page takes up to this
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8", ".htm": "text/html; charset=utf-8",
@@ -230,7 +231,7 @@ class WebSocketServer:
         if target is None:
             return _http(404, "Not Found", b"not found\n", "text/plain; charset=utf-8")
         try:
-            if target.stat().st_size > MAX_STATIC_BYTES:
+            if target.stat().st_size > (MAX_AVATAR_BYTES if target == self.avatar else MAX_STATIC_BYTES):
                 return _http(413, "Content Too Large", b"file too large\n", "text/plain; charset=utf-8")
             body = target.read_bytes()
         except OSError:

@@ -11,7 +11,7 @@ const $ = (id) => document.getElementById(id);
 const COLORS = { left: 0xff7a59, right: 0x3ec5ff, center: 0xe6e8f2, accent: 0xffb454 };
 const STALE_MS = 2000; // connected but no frame for this long: say so
 const PROTOCOL_VERSION = 1; // docs/protocol.md
-const MAX_AVATAR_BYTES = 64 * 1024 * 1024;
+const MAX_AVATAR_BYTES = 128 * 1024 * 1024;  // as the server's limit for --avatar (liveedit/io/ws.py)
 const FOOT_BONES = ["leftFoot", "rightFoot", "leftToes", "rightToes"];
 const FOOT_JOINTS = [7, 8, 10, 11];  // SMPL left/right ankle, left/right toe (the same feet)
 const FOOT_TRACK = 900;              // frames of foot positions kept for measurements
@@ -463,7 +463,7 @@ async function loadStartAvatar() {
 
 async function loadFile(file) {
   if (file.size > MAX_AVATAR_BYTES) {
-    const message = `${file.name} is ${(file.size / 1048576).toFixed(0)} MB: too large for an avatar (64 MB at most)`;
+    const message = `${file.name} is ${(file.size / 1048576).toFixed(0)} MB: too large for an avatar (128 MB at most)`;
     state.avatarErrors.push(message);
     showAvatarMsg(message, true);
     return false;
