@@ -4,8 +4,10 @@
 is wasted work). An edit change also cancels a routine window being computed: the model's sampler
 is wrapped so that every denoising step first checks a flag (the model's sampler is a plain object
 handed the network on each call, DESIGN.md), so the edit starts within one sampler step instead of
-after a whole window. Results go to `on_result`, called on the worker thread (the engine hands them
-to its loop with `call_soon_threadsafe`).
+after a whole window. An edit window is never cancelled: a stream of edits (25 a second is within
+the default OSC rate limit) would otherwise cancel each window before it finished, and the dance
+held its pose for as long as the stream lasted. Results go to `on_result`, called on the worker
+thread (the engine hands them to its loop with `call_soon_threadsafe`).
 """
 from __future__ import annotations
 
@@ -80,7 +82,8 @@ class InferenceWorker:
                 self.replaced += 1
             self._pending = req
             cur = self._current
-            if req.reason == "edit" and cur is not None and cur.edits_version != req.edits_version:
+            if (req.reason == "edit" and cur is not None and cur.reason != "edit"
+                    and cur.edits_version != req.edits_version):
                 self._cancel.set()   # its result would be stale: stop it at the next step
             self._cond.notify()
 

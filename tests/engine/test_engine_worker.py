@@ -71,6 +71,14 @@ def test_edit_cancels_a_routine_window_in_progress():
     assert w.cancelled == 1
 
 
+def test_an_edit_window_finishes_when_a_newer_edit_arrives():
+    """A stream of edits must not cancel every window in turn (the dance would hold its pose)."""
+    model = SteppedModel(step_s=0.05)
+    first, second = req(1, "edit", version=1, prompts=("jump",)), req(2, "edit", version=2, prompts=("spin",))
+    w, results, _ = run_worker(model, [(0, first), (0.15, second)])
+    assert [i for i, _ in results] == [1, 2] and w.cancelled == 0
+
+
 def test_latest_waiting_request_wins_and_routine_windows_are_not_cancelled():
     model = SteppedModel(step_s=0.02)
     w, results, _ = run_worker(model, [(0, req(1)), (0.05, req(2)), (0.01, req(3))])
