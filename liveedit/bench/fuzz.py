@@ -10,6 +10,8 @@ longest and 99th-percentile gap at the viewer, log growth, tracebacks, and how l
 to stop the server. Targets (issue 16): 0 unanswered, 0 tracebacks, >= 28 fps, max gap <= 150 ms,
 log growth <= 100 KB a minute, stop within 2 s.
 
+`--edit-stream RATE` sends valid edits at RATE a second from one sender against serve with its
+default rate limits and reports what the dance did (frames held for want of a model window).
 `--in-process` (and `run_fuzz`, which the test suite runs with a few hundred messages) puts the
 engine (fake model, no audio), the peers and the viewer in one process and one event loop.
 The generators (`osc_datagrams`, `ws_messages`) and peers (`send_osc`, `send_ws`, `view`) serve both.
@@ -347,6 +349,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="CPU niceness of the attacker process (it stands for other machines; 0: same priority)")
     p.add_argument("--log", default=None, help="keep the server's log in this file")
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    p.add_argument("--edit-stream", type=float, default=0.0, metavar="RATE",
+                   help="instead of the fuzz: valid /edit messages at RATE a second from one OSC sender for "
+                        "--seconds (20 if not given) against serve with its default rate limits; prints the "
+                        "frames held for want of a model window")
     p.add_argument("--in-process", action="store_true",
                    help="run engine (fake model, no audio), attackers and viewer in this one process and event "
                         "loop, as the test suite does; the stream figures then include the peers' load")
@@ -389,7 +395,21 @@ def targets_met(r: dict[str, Any]) -> bool:
                 and r["stop_s"] is not None and r["stop_s"] <= TARGETS["stop_s"])
 
 
+def _run_edit_stream(args) -> int:
+    from liveedit.bench.fuzzserve import run_edit_stream  # noqa: PLC0415
+    r = run_edit_stream(args.edit_stream, args.seconds or 20.0, model=args.model, audio=args.audio_in)
+    if args.json:
+        print(json.dumps(r))
+    else:
+        print(f"liveedit bench fuzz --edit-stream {r['rate']:g} ({r['model']} model, default rate limits)")
+        print(f"  /edit messages sent {r['sent']} in {r['seconds']:g} s; frames played {r['frames']}, held "
+              f"{r['held_frames']} (no window ready); windows made {r['windows']}, last {r['window_ms']} ms")
+    return 0   # no target in issue 16 for this one: a figure to watch
+
+
 def run(args) -> int:
+    if args.edit_stream:
+        return _run_edit_stream(args)
     if args.in_process:
         r = asyncio.run(run_fuzz(args.seed, args.osc, args.ws))
         where = "engine, attackers and viewer in one process"

@@ -12,6 +12,7 @@ long one SIGINT (Ctrl-C) takes to end the process.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -23,7 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from liveedit.bench.fuzz import stream_figures
+from liveedit import protocol as proto
+from liveedit.bench.fuzz import server_status, stream_figures
 
 READY_TIMEOUT_S = 300.0   # torch import and model load on a busy machine
 STOP_TIMEOUT_S = 15.0     # after this long a stopping server counts as hung and is killed
@@ -129,3 +131,34 @@ def run_separate(seed: int = 16, n_osc: int = 5000, n_ws: int = 5000, *, model: 
         if tmp is not None:
             tmp.cleanup()
     return out
+
+
+EDIT_WORDS = ("swing arms wider", "jump", "lean back", "raise both arms", "turn left")
+
+
+def run_edit_stream(rate: float = 25.0, seconds: float = 20.0, *, model: str = "shipped",
+                    audio: str = "demo") -> dict[str, Any]:
+    """Valid `/edit` messages at `rate` a second from one OSC sender for `seconds`, against serve
+    with its default rate limits; -> what the dance did meanwhile (frames played and held for want
+    of a model window, windows made), from the server's status before and after."""
+    port, osc_port = free_port(), free_port(socket.SOCK_DGRAM)
+    url = f"ws://127.0.0.1:{port}/ws"
+    with tempfile.TemporaryDirectory(prefix="liveedit-edits-") as tmp:
+        server = start_server(Path(tmp) / "serve.log", port, osc_port, model, audio, ["--control-rate", "0"])
+        try:
+            time.sleep(3.0)
+            before = asyncio.run(server_status(url)) or {}
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            t0, sent = time.monotonic(), 0
+            while time.monotonic() - t0 < seconds:
+                sock.sendto(proto.encode_osc_message("/edit", [EDIT_WORDS[sent % len(EDIT_WORDS)]]),
+                            ("127.0.0.1", osc_port))
+                sent += 1
+                time.sleep(max(0.0, t0 + sent / rate - time.monotonic()))
+            sock.close()
+            after = asyncio.run(server_status(url)) or {}
+        finally:
+            stop_server(server)
+    delta = {k: after.get(k, 0) - before.get(k, 0) for k in ("frame", "held_frames", "windows")}
+    return {"rate": rate, "seconds": seconds, "model": model, "sent": sent, "frames": delta["frame"],
+            "held_frames": delta["held_frames"], "windows": delta["windows"], "window_ms": after.get("window_ms")}

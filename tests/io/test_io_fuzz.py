@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from liveedit.bench.fuzz import osc_datagrams, run_fuzz, stream_figures, ws_messages
-from liveedit.bench.fuzzserve import run_separate
+from liveedit.bench.fuzzserve import run_edit_stream, run_separate
 from liveedit.commands.serve import control_limits
 
 pytestmark = pytest.mark.timeout(120)
@@ -50,3 +50,9 @@ def test_fuzz_against_serve_in_its_own_process(tmp_path):
     assert r["tracebacks"] == 0 and r["log_errors"] == 0, log[-3000:]
     assert r["frames"] > 0 and r["quiet"]["frames"] > 0, r
     assert r["stop_s"] is not None and r["exit_status"] == 0, log[-3000:]   # one SIGINT ended it
+
+
+@pytest.mark.timeout(240)
+def test_edit_stream_against_serve_reports_the_dance():
+    r = run_edit_stream(25.0, 2.0, model="tiny", audio="none")
+    assert r["sent"] >= 40 and r["frames"] > 0 and 0 <= r["held_frames"] <= r["frames"], r
