@@ -39,6 +39,13 @@ EDIT_REDRAW = 1.0
 # shrink the dance's finer motion (docs/MODEL.md: "The sampler"). Edits keep DDIM, the sampler their
 # success and preservation figures were measured with.
 GENERATE_SAMPLING = SAMPLERS["dpm2"]
+
+# How much the dance slows into every beat of the beat channel (model/beat_snap.py: beat_pulse_time):
+# playback at 0.6x on the beat and 1.4x half-way between. On the long-form section it lifted BAS from
+# 0.240 / 0.250 to 0.300 / 0.336 (two seeds; the data 0.337) and made the dance depend on its own
+# music's beats (BAS 0.06-0.09 lower with another song's music, 0.005-0.03 before), at the cost of
+# sharper accelerations (seam-spike ratio 9.5 / 8.9 -> 12.2 / 11.9; docs/MODEL.md).
+BEAT_PULSE = 0.4
 EDIT_SAMPLING = SAMPLERS["ddim"]
 
 
@@ -94,7 +101,7 @@ class DanceModel:
     evaluation loop can share an instance.
 
     beat_snap: re-time generated frames so the dance's accents land on the beats of the music's
-    beat channel (model/beat_snap.py). foot_lock: pin ankles the network marks in contact
+    beat channel, and slow the dance into every beat (model/beat_snap.py, BEAT_PULSE). foot_lock: pin ankles the network marks in contact
     (model/cleanup.py). Both off give the raw network output, as the evaluation's "raw" row does.
     energy / dynamics: new dance (not edits) gets livelier or calmer with the energy that the
     music-to-energy envelope hears in its music, at strength `dynamics` (0 = off; model/dynamics.py).
@@ -249,7 +256,7 @@ class DanceModel:
                             for window, window_music, window_known in zip(out, music.numpy(), m)])
         if self.beat_snap:
             beat_frames = [np.flatnonzero(window_music[:, BEAT] > 0.5) for window_music in music.numpy()]
-            out = np.stack([snap_to_beats(window, beats, window_known)
+            out = np.stack([snap_to_beats(window, beats, window_known, pulse=BEAT_PULSE)
                             for window, beats, window_known in zip(out, beat_frames, m)])
         if self.foot_lock:
             out = np.stack([lock_feet(window, window_known) for window, window_known in zip(out, m)])

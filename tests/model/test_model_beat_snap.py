@@ -66,3 +66,24 @@ def test_no_beats_or_identity_warp_change_nothing():
     assert snap_to_beats(motion, np.array([], dtype=int)) is not None
     assert np.array_equal(snap_to_beats(motion, np.array([], dtype=int)), motion)
     assert np.allclose(retime(motion, np.arange(T, dtype=float)), motion)
+
+
+def test_the_beat_pulse_slows_into_every_beat_without_drifting():
+    from model.beat_snap import beat_pulse_time
+
+    beats = np.arange(10, 150, 20)
+    known = np.zeros(T, bool)
+    known[:16] = True
+    src = beat_pulse_time(beats, known, depth=0.4)
+    np.testing.assert_allclose(src[beats], beats)                     # every beat plays itself
+    np.testing.assert_array_equal(src[:16], np.arange(16))            # known frames play themselves
+    rate = np.gradient(src)
+    late = beats[beats > 40]                                          # past the fade-in after known frames
+    assert np.all(rate[late[:-1]] < 0.7) and np.all(rate[late[:-1] + 10] > 1.3)
+    assert np.all(rate > 0)                                           # never plays backwards
+    # A body gliding at a constant speed now stops-and-goes on the beat: its accents are the beats.
+    glide = travelling_body([])
+    out = snap_to_beats(glide, beats, known, pulse=0.4)
+    found = kinematic_beats(out)
+    assert all(np.abs(found - b).min() <= 2 for b in late[:-1])
+    np.testing.assert_array_equal(out[:16], glide[:16])
