@@ -101,7 +101,7 @@ def test_the_shipped_envelope_hears_the_demo_songs_drumless_breakdown(demo_music
 
 
 @pytest.mark.skipif(not ENERGY_CHECKPOINT.is_file(), reason="no shipped energy envelope")
-def test_new_dance_follows_the_music_but_edits_are_not_rescaled(demo_music):
+def test_new_dance_follows_the_music_but_edits_are_not_rescaled(demo_music, monkeypatch):
     from model.pipeline import DanceModel
     music, _ = demo_music
     model = DanceModel.tiny_random(seed=0)
@@ -124,6 +124,11 @@ def test_new_dance_follows_the_music_but_edits_are_not_rescaled(demo_music):
     edited = model.edit(chorus, raw, raw, "arms up", seed=5)
     model.dynamics = 0.0
     np.testing.assert_array_equal(model.edit(chorus, raw, raw, "arms up", seed=5), edited)
+    # Nor through the beat pulse, which would compound edit after edit.
+    import model.pipeline as pipeline
+    monkeypatch.setattr(pipeline, "BEAT_PULSE", 0.0)
+    np.testing.assert_array_equal(model.edit(chorus, raw, raw, "arms up", seed=5), edited)
+    assert not np.allclose(model.generate(chorus, seed=3), raw)     # while new dance does pulse
 
 
 def test_train_energy_runs_on_a_tiny_corpus(tiny_corpus_for_energy, tmp_path):
