@@ -14,6 +14,7 @@ frames, so the model sees at training time the music it will see live.
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -193,10 +194,33 @@ class TextCache:
         return torch.stack([r[0] for r in rows]), torch.stack([r[1] for r in rows])
 
 
-class CorpusTrainingData:
-    """Random windows from a corpus directory for both stages."""
+def mix_phrasings(items: list[dict], mix: float, rng: np.random.Generator) -> list[str]:
+    """Edit prompts of stage-2 items: each item's corpus text, or with probability `mix` one of the
+    generated phrasings of its edit type and slots (training.corpus.phrasings). Items whose edit
+    type the generator does not know (users' own edit pairs) keep their text. No draws at mix 0."""
+    texts = [it["text"] for it in items]
+    if mix <= 0:
+        return texts
+    from training.corpus.edits import EDIT_TYPES  # noqa: PLC0415
+    from training.corpus.phrasings import phrasings_for  # noqa: PLC0415
+    for i, it in enumerate(items):
+        if rng.random() >= mix or it.get("edit_type") not in EDIT_TYPES:
+            continue
+        slots = json.loads(it.get("slots") or "{}")
+        options = phrasings_for(it["edit_type"], slots)
+        if options:
+            texts[i] = options[int(rng.integers(len(options)))]
+    return texts
 
-    def __init__(self, root: str | Path, window: int, max_text_tokens: int, seed: int = 0):
+
+class CorpusTrainingData:
+    """Random windows from a corpus directory for both stages.
+
+    phrasing_mix: share of training-split stage-2 prompts replaced by a generated phrasing of the
+    same edit (mix_phrasings); validation batches always keep the corpus text."""
+
+    def __init__(self, root: str | Path, window: int, max_text_tokens: int, seed: int = 0,
+                 phrasing_mix: float = 0.0):
         from training.corpus import format as corpus_format  # noqa: PLC0415
         from training.corpus.dataset import CorpusDataset  # noqa: PLC0415
         root = Path(root)
@@ -212,6 +236,7 @@ class CorpusTrainingData:
             if len(ds) == 0 and key[1] == "train":
                 raise ValueError(f"corpus {root} has no {key[1]} samples for stage {key[0]}")
         self.max_text_tokens = max_text_tokens
+        self.phrasing_mix = float(phrasing_mix)
         self.root = root
         self._text: TextCache | None = None
 
@@ -219,6 +244,9 @@ class CorpusTrainingData:
         """Every edit prompt of the corpus, encoded once (and kept in ROOT/text_features.pt)."""
         if self._text is None:
             texts = self.sets[(2, "train")].edit_texts() + self.sets[(2, "val")].edit_texts()
+            if self.phrasing_mix > 0:
+                from training.corpus.phrasings import all_generated_prompts  # noqa: PLC0415
+                texts += all_generated_prompts()
             path = self.root / "text_features.pt"  # training.make_corpus.TEXT_TABLE (packs carry it)
             self._text = TextCache(self.max_text_tokens, path=path if os.access(self.root, os.W_OK) or path.is_file() else None)
             new = len(set(texts) - set(self._text.table))
@@ -249,7 +277,8 @@ class CorpusTrainingData:
         if stage == 1:
             return {"music": music, "music_history": history,
                     "target": np.stack([it["motion"] for it in items]).astype(np.float32)}
-        text, text_mask = self.text_cache().batch([it["text"] for it in items])
+        mix = self.phrasing_mix if split == "train" else 0.0
+        text, text_mask = self.text_cache().batch(mix_phrasings(items, mix, rng))
         return {
             "music": music, "music_history": history,
             "target": np.stack([it["target"] for it in items]).astype(np.float32),
@@ -295,8 +324,10 @@ class ClipTrainingData:
         return {"music": np.stack(music), "target": np.stack(target)}
 
 
-def open_training_data(spec: str, corpus_dir: str, preset, seed: int = 0, rank: int = 0):
-    """Parse --data and return an object with sample(stage, batch, rng, split) and motion_sample()."""
+def open_training_data(spec: str, corpus_dir: str, preset, seed: int = 0, rank: int = 0,
+                       phrasing_mix: float = 0.0):
+    """Parse --data and return an object with sample(stage, batch, rng, split) and motion_sample().
+    phrasing_mix: see CorpusTrainingData (corpus and manifest data only)."""
     kind, _, path = spec.partition(":")
     window, max_tokens = preset.model.window, preset.model.max_text_tokens
     if kind == "corpus":
@@ -307,11 +338,11 @@ def open_training_data(spec: str, corpus_dir: str, preset, seed: int = 0, rank: 
             if rank != 0:
                 raise SystemExit("build the corpus before a multi-process run: python training/make_corpus.py")
             build_corpus(root, preset.corpus_chains, seed)
-        return CorpusTrainingData(root, window, max_tokens, seed)
+        return CorpusTrainingData(root, window, max_tokens, seed, phrasing_mix)
     if kind == "manifest":
         if not path:
             raise SystemExit("--data manifest:DIR needs the directory")
-        return CorpusTrainingData(Path(path), window, max_tokens, seed)
+        return CorpusTrainingData(Path(path), window, max_tokens, seed, phrasing_mix)
     if kind in ("aist", "finedance"):
         if not path:
             raise SystemExit(f"--data {kind}:DIR needs the dataset directory")

@@ -17,6 +17,10 @@ Protocol (written into docs/RESULTS.md with the numbers):
   each iteration with the one before it; "ground-truth edits" scores the corpus's own edits (the
   metric's ceiling with the chosen margin and tolerance).
 * Table 4 (ablations): iteration 1 of each model variant, each from its own checkpoint.
+* Edits in users' words (training/phrasing_eval.py): single edits with the held-out user phrasings
+  (training/corpus/user_phrasings.json) on held-out corpus windows where each edit applies, by
+  phrasing category, with a confusion table of what failed edits did instead. Alone:
+  `liveedit eval --phrasings-only` (--phrasing-windows N windows per phrasing).
 """
 from __future__ import annotations
 
@@ -479,6 +483,8 @@ def run(args: argparse.Namespace, dm=None, measure: MeasureFn | None = None, emb
     try:
         if getattr(args, "longform_only", False):
             return _run_longform_only(args, dm, text_encoder, longform)
+        if getattr(args, "phrasings_only", False):
+            return _run_phrasings_only(args, dm, measure, text_encoder)
         return _run(args, dm, measure, embed, text_encoder, variant_models, longform)
     finally:
         torch.set_num_threads(threads)
@@ -505,6 +511,36 @@ def _run_longform_only(args, dm, text_encoder, longform: LongformFn | None) -> d
         dm = load_model(args.checkpoint, args.tiny_random, text_encoder, getattr(args, "sampler", None))
     results: dict = {"meta": _meta(args, dm, data="held-out songs only (--longform-only)")}
     results["longform"] = _run_longform(args, dm, longform, log)
+    results["goals"] = []
+    results["meta"]["seconds"] = round(time.perf_counter() - t0, 1)
+    _write(args, results, None, log)
+    return results
+
+
+def _phrasing_section(args, dm, measure, log) -> dict | None:
+    """Single edits in users' words (training/phrasing_eval.py), or None when skipped."""
+    if not getattr(args, "phrasing_windows", 0) or args.synthetic or not getattr(dm, "can_edit", True):
+        return None
+    from training.phrasing_eval import PhrasingEvalConfig, evaluate_phrasings, load_cases  # noqa: PLC0415
+
+    cfg = PhrasingEvalConfig(windows=args.phrasing_windows, splits=tuple(args.phrasing_splits.split(",")),
+                             steps=args.steps, text_guidance=args.text_guidance, redraw=_edit_redraw(args),
+                             batch=args.batch, seed=args.seed, margin=args.margin, tolerance=args.tolerance)
+    cases = load_cases(args.phrasings) if args.phrasings else None
+    log("eval: single edits on user phrasings")
+    return evaluate_phrasings(dm, args.corpus, cfg, cases=cases, measure=measure, log=log)
+
+
+def _run_phrasings_only(args, dm, measure, text_encoder) -> dict:
+    """`--phrasings-only`: the single-edit section on user phrasings alone."""
+    t0 = time.perf_counter()
+    log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
+    if args.synthetic or not args.phrasing_windows:
+        raise SystemExit("--phrasings-only needs a corpus (no --synthetic) and --phrasing-windows >= 1")
+    if dm is None:
+        dm = load_model(args.checkpoint, args.tiny_random, text_encoder, getattr(args, "sampler", None))
+    results: dict = {"meta": _meta(args, dm, data=f"corpus `{_short(args.corpus)}` (--phrasings-only)")}
+    results["phrasings"] = _phrasing_section(args, dm, measure, log)
     results["goals"] = []
     results["meta"]["seconds"] = round(time.perf_counter() - t0, 1)
     _write(args, results, None, log)
@@ -655,6 +691,9 @@ def _run(args, dm, measure, embed, text_encoder, variant_models, longform: Longf
         results["table3_gt"] = ground_truth_editing(edit_test, refs, spread, measure, cfg, scorer, embed)
         results["table4"] = _ablations(args, dm, edit_test, cfg, refs, spread, measure, scorer, embed,
                                        variant_models, rows[1], text_encoder, log)
+        ph = _phrasing_section(args, dm, measure, log)
+        if ph is not None:
+            results["phrasings"] = ph
     else:
         why = ("the model has no editing branch (stage 2 not trained)" if edit_test
                else "no held-out window has a chain of 3 edits")
@@ -826,6 +865,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--longform-seconds", type=float, default=40.0, help="length of each long-form song")
     p.add_argument("--longform-only", action="store_true",
                    help="only the long-form section (no corpus needed; quick check of a model or a rolling setting)")
+    p.add_argument("--phrasings", default=None, metavar="JSON",
+                   help="user phrasing set for the single-edit section (default: training/corpus/user_phrasings.json)")
+    p.add_argument("--phrasing-windows", type=int, default=2, metavar="N",
+                   help="single-edit section: held-out windows per user phrasing; 0 skips the section")
+    p.add_argument("--phrasing-splits", default="test,val", help="corpus splits the section's windows come from")
+    p.add_argument("--phrasings-only", action="store_true",
+                   help="only the single-edit section on user phrasings (per category, with a confusion table)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
 

@@ -390,7 +390,7 @@ def write_model(args, net: DanceEditor, ema: EMA, trained, normalizer, stage: in
     cut off still leaves a usable model)."""
     # (the editing branch exists only from stage 2 on, so a stage-1 file holds the generation branch alone)
     meta = {"stage": stage, "step": step, "partial": partial, "preset": args.preset, "data": args.data,
-            "seed": args.seed, "wall_time_s": round(time.time() - args.t0, 1),
+            "seed": args.seed, "phrasing_mix": getattr(args, "phrasing_mix", 0.0), "wall_time_s": round(time.time() - args.t0, 1),
             "torch": str(torch.__version__), "device": "cuda" if torch.cuda.is_available() else "cpu"}
     if stage == 2:  # counting the steps of the checkpoint this run continued (--init), if any
         meta["stage2_total_steps"] = args.stage2_steps_before + step
@@ -508,6 +508,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--edit-low-noise", type=float, default=0.0, metavar="P",
                    help=f"stage 2: draw this share of noise levels below {EDIT_T_FOCUS * 100:.0f}%% of the schedule, "
                         "for partial re-draw edits (0 = uniform, the shipped model)")
+    p.add_argument("--phrasing-mix", type=float, default=0.0, metavar="P",
+                   help="stage 2: replace this share of training prompts by a generated phrasing of the same edit "
+                        "(training/corpus/phrasings.py: synonyms, intensifiers, negated opposites; 0 = corpus text only, "
+                        "the shipped model)")
     p.add_argument("--init", default=None, help="start from this checkpoint: its generation branch, and for stage 2 its editing branch "
                         "when it has one of the same --edit-mode (ablations, continued training)")
     p.add_argument("--stage1-steps", type=int, default=None)
@@ -556,7 +560,10 @@ def main(argv=None) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
 
-    data = open_training_data(args.data, args.corpus_dir, preset, seed=args.seed, rank=rank)
+    if not 0.0 <= args.phrasing_mix <= 1.0:
+        raise SystemExit(f"--phrasing-mix must be in [0, 1], got {args.phrasing_mix}")
+    data = open_training_data(args.data, args.corpus_dir, preset, seed=args.seed, rank=rank,
+                              phrasing_mix=args.phrasing_mix)
     stages = [int(s) for s in args.stages.split(",")]
 
     normalizer = shared_normalizer(run_dir / "normalizer.json", data, args.seed)

@@ -145,3 +145,21 @@ def test_the_training_forward_runs_under_the_device_generator_on_cpu(tiny_corpus
         batch = tdata.prepare_batch(data, stage, 3, np.random.default_rng(stage))
         losses = compute_losses(TrainingForward(net), batch, normalizer, CosineSchedule(), gen, stage)
         assert torch.isfinite(losses["loss"]) and losses["loss"].requires_grad
+
+
+def test_phrasing_mix_replaces_that_share_of_training_prompts():
+    from training.corpus.phrasings import phrasings_for
+    items = [{"text": "arms wider", "edit_type": "arms_wider", "slots": "{}"},
+             {"text": "feet 15 cm further apart", "edit_type": "steps_wider_cm", "slots": '{"cm": 15}'},
+             {"text": "my own edit", "edit_type": "", "slots": "{}"}] * 400
+    texts = [it["text"] for it in items]
+    assert tdata.mix_phrasings(items, 0.0, np.random.default_rng(0)) == texts
+    mixed = tdata.mix_phrasings(items, 0.5, np.random.default_rng(0))
+    assert mixed == tdata.mix_phrasings(items, 0.5, np.random.default_rng(0))  # same generator, same draw
+    changed = [m != t for m, t in zip(mixed, texts)]
+    share = np.mean(changed[0::3] + changed[1::3])
+    assert 0.4 < share < 0.6
+    assert not any(changed[2::3])  # an edit type the generator does not know keeps its text
+    assert all(m in phrasings_for("arms_wider") for m, c in zip(mixed[0::3], changed[0::3]) if c)
+    assert all(m in phrasings_for("steps_wider_cm", {"cm": 15}) for m, c in zip(mixed[1::3], changed[1::3]) if c)
+    assert all(tdata.mix_phrasings(items, 1.0, np.random.default_rng(1))[0::3][k] != "arms wider" for k in range(50))

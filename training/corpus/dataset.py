@@ -4,7 +4,7 @@ Stage 1 (generation branch), one item per motion:
     {"music": (W, 35), "motion": (W, 151), "motion_id", "song_id", "start": first frame}
 Stage 2 (editing branch), one item per edited motion (a record with a parent):
     {"music": (W, 35), "initial": (W, 151) the chain's seed dance, "current": (W, 151) the parent,
-     "target": (W, 151) this motion, "text", "edit_type", "level", "expected", "keep", ...}
+     "target": (W, 151) this motion, "text", "edit_type", "level", "expected", "keep", "slots" (JSON), ...}
 All windows of one item cover the same frames of the same song (W = 150 by default, random offset
 in training, centred when random_window=False). Arrays are float32 numpy (PyTorch's default collate
 turns them into tensors, strings into lists).
@@ -185,6 +185,7 @@ class CorpusDataset(_Base):
             "target": window(tgt, start, self.window), "text": rec["text"], "edit_type": rec.get("edit_type") or "",
             "level": rec.get("level") or "", "step": int(rec.get("step") or 0),
             "expected": json.dumps(rec.get("expected") or {}), "keep": json.dumps(rec.get("keep") or []),
+            "slots": json.dumps(rec.get("slots") or {}),
         })
         return item
 
