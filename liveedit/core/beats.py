@@ -27,7 +27,7 @@ fast music and to off-beats on syncopated patterns. The grid here:
     leads for 1.5 s; otherwise a second-order loop pulls period and phase (ramps, a drummer's drift),
   * holds tempo and phase when the recent audio has no clear pulse (breakdowns free-run the grid):
     when the onset level drops or the scorer is unsure where the beat is,
-  * and finds bars (meter 3 or 4, which beat is one) on top of the beats (liveedit/core/meter.py).
+  * and finds bars (meter 2, 3 or 4, which beat is one) on top of the beats (liveedit/core/meter.py).
 
 `track_beats(audio)` runs the same causal grid over a whole file (offline workflow, benchmarks).
 """
