@@ -89,7 +89,7 @@ def live_beats(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, *, use_aubio: 
     the grid on the 30 fps output clock exactly as `LiveCore.tick` does (a beat is emitted once the
     clock has passed it, at the time the grid then predicted). Each beat: `t` (s), `beat` (the
     engine's running beat count), `downbeat` (the beat starts a bar: the bars the tracker finds in the
-    audio), `beats_per_bar` (the meter it found, 3 or 4), `bpm` and `source` (what drove the grid)
+    audio), `beats_per_bar` (the meter it found, 2, 3 or 4), `bpm` and `source` (what drove the grid)
     at that moment.
     """
     from liveedit.core.beats import BeatEmitter  # noqa: PLC0415

@@ -38,6 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--songs", type=int, default=8, help="rendered corpus songs for the beat benchmark (0: none)")
     p.add_argument("--beat-songs", default="",
                    help="only the held-out beat songs whose names contain one of these words, comma separated")
+    p.add_argument("--longform-songs", type=int, default=6,
+                   help="long-form evaluation songs per family for the beat benchmark (the corpus song "
+                        "generator's styles, liveedit/offline/longform.py; 0: none)")
     p.add_argument("--seed-base", type=int, default=100, help="first song seed (0-23 were used for tuning)")
     p.add_argument("--song-seconds", type=float, default=30.0)
     p.add_argument("--seconds", type=float, default=20.0, help="engine run time for the jitter measure")
@@ -92,6 +95,33 @@ def bench_beatset(args) -> dict:
     summ["aubio_F_mean"] = float(np.mean([r["aubio_F"] for r in rows]))
     print(format_table(rows, summ))
     print(f"  {'aubio alone F':16s} {summ['aubio_F_mean']:7.3f}")
+    return {"songs": rows, "summary": summ}
+
+
+def longform_beat_songs(per_family: int, seconds: float = 40.0) -> list:
+    """The long-form evaluation's held-out songs (the corpus generator's styles, seeds 50,000+, half of
+    them with FluidR3_GM) as BeatSongs: the beats the dance is scored against depend on the tracker."""
+    from liveedit.bench.beatset import BeatSong  # noqa: PLC0415
+    from liveedit.offline.longform import song_audio, song_plan  # noqa: PLC0415
+
+    out = []
+    for seed, family, style, bpm in song_plan(per_family, seconds):
+        song, audio = song_audio(seed, family, style, seconds, bpm)
+        breaks = [(float(x["start"]), float(x["end"])) for x in song.sections if not x["has_drums"]]
+        tag = "corpus sf" if family == "corpus soundfont" else "FluidR3"
+        out.append(BeatSong(f"{style} {song.bpm:.0f} {tag} #{seed}", audio, np.asarray(song.beat_times, float),
+                            np.asarray(song.downbeat_times, float), 4, breaks))
+    return out
+
+
+def bench_longform_beats(args) -> dict:
+    """The tracker through the live path on the long-form evaluation's songs, scored as the beat set."""
+    from liveedit.bench.beatscore import format_table, score_song, summary  # noqa: PLC0415
+    from liveedit.tracker import live_beats  # noqa: PLC0415
+
+    rows = [score_song(song, live_beats) for song in longform_beat_songs(args.longform_songs)]
+    summ = summary(rows)
+    print(format_table(rows, summ))
     return {"songs": rows, "summary": summ}
 
 
@@ -336,6 +366,9 @@ def run(args) -> int:
     if "beats" in only:
         print("\nCausal beat tracking on the held-out beat set (FluidR3_GM; mir_eval F, 70 ms window):")
         report["beatset"] = bench_beatset(args)
+        if args.longform_songs > 0:
+            print("\nCausal beat tracking on the long-form evaluation's songs (the corpus generator's styles):")
+            report["longform_beats"] = bench_longform_beats(args)
         if args.songs > 0:
             print(f"\nBeat tracking on {args.songs} rendered corpus songs (mir_eval F, 70 ms window):")
             report["beats"] = bench_beats(args)
@@ -363,6 +396,11 @@ def run(args) -> int:
         print(f"held-out beat set           F {bs['F_mean']:.3f} (min {bs['F_min']:.2f}), tempo octave right "
               f"{100 * bs['octave_right']:.0f}%, downbeat F {bs['downbeat_F_mean']:.3f}, lock-in max "
               f"{bs['lock_s_max']:.2f} s, CPU {bs['cpu_pct_mean']:.2f}% of a core (aubio F {bs['aubio_F_mean']:.3f})")
+    if "longform_beats" in report:
+        bs = report["longform_beats"]["summary"]
+        print(f"long-form songs' beats      F {bs['F_mean']:.3f} (min {bs['F_min']:.2f}), tempo octave right "
+              f"{100 * bs['octave_right']:.0f}%, downbeat F {bs['downbeat_F_mean']:.3f}, lock-in median "
+              f"{bs['lock_s_median']:.2f} s")
     if "beats" in report:
         b = report["beats"]
         for k, v in b.items():

@@ -2,9 +2,11 @@
 
     python -m liveedit.bench.tune_beats    # writes liveedit/assets/beat_weights.json (about 20 min here)
 
-Songs: the beat tuning set (liveedit/bench/beatset.py `tuning_set`, corpus soundfont) and corpus
-songs (training/corpus, seeds 0-15, the songs the first grid was tuned on). Never the held-out set
-that `liveedit bench live --only beats` scores.
+Songs: the beat tuning set (liveedit/bench/beatset.py `tuning_set`, corpus soundfont) and corpus songs
+at their styles' usual tempi (training/corpus, seeds 0-31); `--corpus-extremes N` adds corpus songs at
+the ends of their styles' tempo ranges with their parts remixed (`corpus_extremes`, seeds 32 on), all
+with the corpus soundfont. Never the held-out beat set that `liveedit bench live --only beats` scores, nor the
+long-form evaluation's songs (seeds 50,000+, half of them with FluidR3_GM) it scores after it.
 
 For analysis windows through each song (the envelope the live grid would hold at that moment), every
 (period, phase) cell gets its features; a cell is right when its period is within 4 % of the true
@@ -29,7 +31,7 @@ from liveedit.core.tempo import FEATURES, WEIGHTS_PATH, CombAnalyser
 WINDOW_S = 6.0
 
 
-def _songs(n_corpus: int, variants: tuple[float, ...] = (1.0,)):
+def _songs(n_corpus: int, variants: tuple[float, ...] = (1.0,), n_extreme: int = 0):
     from dataclasses import replace  # noqa: PLC0415
 
     from liveedit.bench.beatset import SEED0, render, tuning_set  # noqa: PLC0415
@@ -61,6 +63,39 @@ def _songs(n_corpus: int, variants: tuple[float, ...] = (1.0,)):
             song = make_song(seed=seed, style=STYLES[seed % len(STYLES)], duration=30.0)
             breaks = [(x["start"], x["end"]) for x in song.sections if not x["has_drums"]]
             out.append((f"corpus {song.style} #{seed}", song.audio, np.asarray(song.beat_times), breaks))
+    out.extend(corpus_extremes(n_extreme, seed0=n_corpus))
+    return out
+
+
+def corpus_extremes(n: int, seed0: int) -> list:
+    """Corpus-generator songs (every style in turn) at the ends of each style's tempo range and 15 %
+    beyond, half of them with a drumless breakdown, each part's level remixed: the styles the dance
+    model trains on, at the tempi where the tracker errs on the long-form songs (a latin song's
+    off-beat taken for the beat, a slow funk song at double tempo). Seeds from `seed0`; keep them
+    below 100 (the benchmark's corpus songs start there; the long-form songs at 50,000)."""
+    from training.corpus.song_render import render_midi  # noqa: PLC0415
+    from training.corpus.song_styles import STYLE_SPECS  # noqa: PLC0415
+    from training.corpus.songs import SAMPLE_RATE, STYLES, make_song  # noqa: PLC0415
+
+    out = []
+    for i in range(n):
+        seed = seed0 + i
+        style = STYLES[i % len(STYLES)]
+        rng = np.random.default_rng(7000 + seed)
+        lo, hi = STYLE_SPECS[style].bpm_range
+        # alternately the slow and the fast end, anywhere from 15 % inside to 15 % beyond it
+        bpm = lo * float(rng.uniform(0.85, 1.0 + 0.15 * (hi / lo - 1))) if i % 2 == 0 else \
+            hi * float(rng.uniform(1.0 - 0.15 * (1 - lo / hi), 1.15))
+        song = make_song(seed=seed, style=style, duration=30.0, bpm=bpm,
+                         breakdown=(i // len(STYLES)) % 2 == 0, render=False)
+        for inst in song.midi.instruments:   # another mix: drums and each other part louder or softer
+            g = float(rng.uniform(0.5, 1.3) if inst.is_drum else rng.uniform(0.6, 1.2))
+            for note in inst.notes:
+                note.velocity = int(np.clip(round(note.velocity * g), 1, 127))
+        audio = render_midi(song.midi, SAMPLE_RATE, duration=30.0)
+        audio = (audio * (0.7 / max(1e-6, float(np.abs(audio).max())))).astype(np.float32)
+        breaks = [(x["start"], x["end"]) for x in song.sections if not x["has_drums"]]
+        out.append((f"corpus {style} {bpm:.0f} remix #{seed}", audio, np.asarray(song.beat_times), breaks))
     return out
 
 
@@ -178,7 +213,10 @@ def train(data, analyser: CombAnalyser, hidden: int = 16, steps: int = 300, lr: 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--corpus-songs", type=int, default=32)
+    p.add_argument("--corpus-songs", type=int, default=32, help="corpus songs at their styles' usual tempi")
+    p.add_argument("--corpus-extremes", type=int, default=0,
+                   help="corpus songs at the ends of their styles' tempo ranges, remixed (corpus_extremes; "
+                        "64 was tried and not shipped, docs/beats.md)")
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--every", type=float, default=1.5, help="seconds between analysis windows")
     p.add_argument("--hidden", type=int, default=16, help="hidden units (0: a linear score)")
@@ -191,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     analyser = CombAnalyser(ENV_RATE)
     data = []
     variants = tuple(float(v) for v in args.variants.split(","))
-    for name, audio, beats, breaks in _songs(args.corpus_songs, variants):
+    for name, audio, beats, breaks in _songs(args.corpus_songs, variants, args.corpus_extremes):
         ts = [1.5, 2.0, 2.5, 3.0] + list(np.arange(4.0, len(audio) / 15360.0, args.every))
         d = windows(audio, beats, breaks, analyser, ts)
         data.extend(d)

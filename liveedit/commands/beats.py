@@ -6,7 +6,7 @@ each time is what the engine predicted using only the audio heard before it. `--
 whole song at once (librosa's beat tracker), for comparison or for files prepared ahead of a show.
 
 Text output: a comment header, then `time  beat|DOWNBEAT  bpm` per beat. Downbeats are the bar lines
-the live tracker finds (liveedit/core/meter.py: 3 or 4 beats a bar, and which beat is one, from the
+the live tracker finds (liveedit/core/meter.py: 2 (6/8), 3 or 4 beats a bar, and which beat is one, from the
 audio heard so far), so the bar length can change while the tracker settles.
 """
 from __future__ import annotations

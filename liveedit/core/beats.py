@@ -27,7 +27,7 @@ fast music and to off-beats on syncopated patterns. The grid here:
     leads for 1.5 s; otherwise a second-order loop pulls period and phase (ramps, a drummer's drift),
   * holds tempo and phase when the recent audio has no clear pulse (breakdowns free-run the grid):
     when the onset level drops or the scorer is unsure where the beat is,
-  * and finds bars (meter 3 or 4, which beat is one) on top of the beats (liveedit/core/meter.py).
+  * and finds bars (meter 2, 3 or 4, which beat is one) on top of the beats (liveedit/core/meter.py).
 
 `track_beats(audio)` runs the same causal grid over a whole file (offline workflow, benchmarks).
 """
@@ -202,6 +202,8 @@ class BeatGrid:
     MIN_EVIDENCE = 1.0         # s of audio before the first estimate (lock-in ~2 s, same F as 2 s)
     CONFIRM = 2                # consistent analyses needed for the first lock
     SWITCH_AFTER = 3.0         # s another tempo must lead (SWITCH_RATIO) before a locked grid takes it
+    JUMP_AFTER = 1.0           # the same for a tempo no simple ratio away (a tempo jump, not an octave)
+    OCTAVE_RATIOS = (2.0, 0.5, 1.5, 2 / 3, 3.0, 1 / 3)   # tempo ratios the scorer confuses
     MIDI_TIMEOUT = 1.0         # s without MIDI pulses before the grid falls back to audio/manual
     LINK_TIMEOUT = 0.5         # s without Link updates before the grid falls back to audio/manual
     SLEW = 0.1                 # beats per second at most that a clock switch moves the beat phase
@@ -619,8 +621,13 @@ class BeatGrid:
         if fixed is None and not settling and far.any() and float(k[far].max()) > self.SWITCH_RATIO * here:
             if self._switch_since is None:
                 self._switch_since = now
-            elif now - self._switch_since >= (self.SWITCH_AFTER if now - self._locked_at > self.EARLY_S
-                                              else self.SWITCH_AFTER_EARLY):
+            # A lead at an octave (or 3:2) of the beat must last: the scorer's evidence there is close.
+            # A tempo no such ratio away is the music changing tempo (a jump at a section): take it soon.
+            lead = an.periods[int(np.argmax(np.where(far, k, -np.inf)))] / (cur.period * an.rate)
+            octave = any(abs(math.log(lead / r)) < 0.05 for r in self.OCTAVE_RATIOS)
+            wait = (self.SWITCH_AFTER_EARLY if now - self._locked_at <= self.EARLY_S
+                    else self.SWITCH_AFTER if octave else self.JUMP_AFTER)
+            if now - self._switch_since >= wait:
                 period, beat_time = self._best_of(prob, np.where(far, self._belief, 0.0), t_end)
                 self._set(period, beat_time, now)
                 self._phase_hist[:] = 0.0

@@ -1,11 +1,13 @@
-"""Bars on top of a beat grid: meter (3 or 4 beats a bar) and which beat is the downbeat (numpy only).
+"""Bars on top of a beat grid: meter (2, 3 or 4 beats a bar) and which beat is the downbeat (numpy only).
 
 The beat grid says where the beats are; this module says which of them start a bar, causally, from
 beat-synchronous features of the audio heard so far:
 
   * rhythm signature of each beat: the four onset bands on the beat and half-way to the next one.
     Bars repeat, so signatures one bar apart are alike: 4/4 shows it at lags 2 and 4, 3/4 at 3 and 6.
-    The meter is the one whose lags are the more alike.
+    The meter is the one whose lags are the more alike. A duple meter whose beats divide in three
+    (compound time: the onsets between beats fall at their thirds, not half-way) is counted in 2,
+    as 6/8 is at the dotted quarter (a 12/8 song is then counted as two bars of 6/8).
   * downbeat: bars start where the harmony changes (the chroma of one beat against the one before:
     chords change on the bar line far more often than inside it) and where the low band hits (kick,
     bass root). Each beat position in
@@ -21,7 +23,7 @@ from collections import deque
 
 import numpy as np
 
-METERS = (3, 4)
+METERS = (2, 3, 4)
 HISTORY_S = 10.0
 
 
@@ -36,6 +38,9 @@ class BarTracker:
     W_LOW = 0.6         # low band on the beat (kick, bass root),
     W_MID = -0.4        # mid band on the beat (the snare's backbeat: not beat one)
     MIN_BEATS = 6       # beats seen before the meter is decided
+    COMPOUND = 3.0      # onsets at the beat's thirds over those half-way above this = compound time
+                        # (tuning set: 6/8 about 10, every duple-time song below 0.9)
+    SUB_DECAY = 0.9     # per-beat decay of those two onset levels
 
     def __init__(self, beats_per_bar: int = 4):
         self.beats_per_bar = beats_per_bar
@@ -51,6 +56,7 @@ class BarTracker:
         self._novelty_stats = [0.0, 1.0]   # running mean and variance of the novelty
         self._low_stats = [0.0, 1.0]
         self._mid_stats = [0.0, 1.0]
+        self._sub = np.zeros(2)            # decayed onset level at the beats' thirds, and half-way
 
     def is_downbeat(self, n: int) -> bool:
         return (n - self.offset) % self.beats_per_bar == 0
@@ -70,6 +76,7 @@ class BarTracker:
         self._beats.clear()
         self._last_beat = None
         self._evidence = {m: np.zeros(m) for m in METERS}
+        self._sub = np.zeros(2)
 
     # ----------------------------------------------------------------------------------- beats
     def update(self, grid, now: float) -> None:
@@ -101,7 +108,10 @@ class BarTracker:
             return bands[m].max(0) if m.any() else np.zeros(bands.shape[1], np.float32)
 
         on_beat = peak(b0)
-        sig = np.concatenate([on_beat, peak(0.5 * (b0 + b1))])
+        half = peak(0.5 * (b0 + b1))
+        sig = np.concatenate([on_beat, half])
+        thirds = 0.5 * (peak(b0 + (b1 - b0) / 3) + peak(b0 + 2 * (b1 - b0) / 3))
+        self._sub = self.SUB_DECAY * self._sub + np.array([thirds.sum(), half.sum()])
         inside = (t >= b0) & (t < b1)
         sp = spec[inside].mean(0) if inside.any() else np.zeros(spec.shape[1], np.float32)
         low = float(on_beat[0])
@@ -148,11 +158,19 @@ class BarTracker:
         s = {lag: self._similarity(lag) for lag in (2, 3, 4, 6)}
         return {3: 0.5 * (s[3] + s[6]), 4: 0.5 * (s[2] + s[4])}
 
+    @property
+    def compound(self) -> bool:
+        """The beats divide in three (6/8, 12/8) rather than in two."""
+        third, half = self._sub
+        return bool(third > self.COMPOUND * half)
+
     def _decide(self, n: int) -> None:
         if len(self._beats) < self.MIN_BEATS:
             return
         scores = self.meter_scores()
         meter = max(scores, key=scores.get)
+        if meter == 4 and self.compound:
+            meter = 2
         ev = self._evidence[meter]
         r = int(np.argmax(ev))
         cand = (meter, r)

@@ -1,4 +1,4 @@
-"""The text console: a line is an edit prompt; `:undo`, `:reset`, `:status`, `:strength X`, `:tempo BPM`,
+"""The text console: a line is an edit prompt; `:undo`, `:reset`, `:status`, `:strength X`, `:tempo BPM|auto`,
 `:tap`, `:help` are commands (docs/protocol.md section 6). Replies are printed.
 
 Reading a terminal blocks, so a daemon thread reads lines and hands them to the event loop; the

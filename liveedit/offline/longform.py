@@ -77,8 +77,9 @@ def _corpus_dances(song, n_frames: int, seed: int) -> tuple[np.ndarray, np.ndarr
     return out[0], out[1]
 
 
-def make_song(seed: int, family: str, style: str, seconds: float, bpm: float | None = None) -> HeldOutSong:
-    """One held-out song with its beats, sections and corpus dances (deterministic in its arguments)."""
+def song_audio(seed: int, family: str, style: str, seconds: float, bpm: float | None = None):
+    """One held-out song's composition (training.corpus.songs.Song) and its audio (float32 mono at
+    SAMPLE_RATE), without the dances: what the beat benchmark scores the tracker on."""
     from training.corpus.song_render import render_midi  # noqa: PLC0415
     from training.corpus.songs import make_song as compose  # noqa: PLC0415
 
@@ -90,6 +91,12 @@ def make_song(seed: int, family: str, style: str, seconds: float, bpm: float | N
         audio = (audio * (0.8 / max(1e-6, float(np.abs(audio).max())))).astype(np.float32)
     else:
         audio = np.asarray(song.audio, np.float32)
+    return song, audio
+
+
+def make_song(seed: int, family: str, style: str, seconds: float, bpm: float | None = None) -> HeldOutSong:
+    """One held-out song with its beats, sections and corpus dances (deterministic in its arguments)."""
+    song, audio = song_audio(seed, family, style, seconds, bpm)
     from model.music import num_frames  # noqa: PLC0415
 
     n_frames = num_frames(len(audio))   # the extractor's frame count
@@ -502,5 +509,5 @@ def save_songs(songs: Sequence[HeldOutSong], out: Path) -> None:
                                                         "sections": s.sections, "family": s.family}))
 
 
-__all__ = ["HeldOutSong", "LongformConfig", "evaluate", "heldout_songs", "make_song", "song_measures",
+__all__ = ["HeldOutSong", "LongformConfig", "evaluate", "heldout_songs", "make_song", "song_audio", "song_measures",
            "joint_speed", "seam_spikes", "stretch_ratios", "breakdown_calm", "goals", "save_songs"]

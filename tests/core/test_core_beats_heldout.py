@@ -1,5 +1,5 @@
 """The causal tracker on short held-out clips with exact beats and bar lines (liveedit/bench/beatset.py):
-syncopation whose loudest hits are off the beat, 3/4, a drumless break, and the pieces underneath
+syncopation whose loudest hits are off the beat, 3/4 and 6/8, a drumless break, and the pieces underneath
 (the learned cell scorer, bar detection). Clips are rendered with FluidSynth (FluidR3_GM when
 installed, else the corpus soundfont), 16-24 s each, so the whole module runs in a few seconds."""
 from __future__ import annotations
@@ -74,30 +74,41 @@ def test_the_shipped_scorer_matches_the_features():
     assert 60.0 / est.period == pytest.approx(124.0, rel=0.03)
 
 
-def test_bar_tracker_finds_three_and_four_from_beat_features():
-    """Bars from the features alone: a bass hit and a chord change on every bar line."""
+@pytest.mark.parametrize("meter,division", [(3, 2), (4, 2), (2, 3)])
+def test_bar_tracker_finds_the_meter_from_beat_features(meter, division):
+    """Bars from the features alone: a bass hit and a chord change on every bar line, hats dividing
+    each beat in `division` (in three and two beats a bar: 6/8 at the dotted quarter)."""
     rate, period = 60.0, 0.5
-    for meter in (3, 4):
-        bars = BarTracker()
-        t = np.arange(0, 24, 1 / rate)
-        bands = np.full((t.size, 4), 0.2)
-        chroma = np.zeros((t.size, 12))
-        beat = np.floor(t / period).astype(int)
-        on = np.abs(t - np.round(t / period) * period) < 1 / rate
-        bands[on & (np.round(t / period).astype(int) % meter == 1), 0] = 3.0   # bass on beat 1 of each bar
-        chroma[np.arange(t.size), ((beat - 1) // meter * 5) % 12] = 1.0       # a new chord each bar
+    bars = BarTracker()
+    t = np.arange(0, 24, 1 / rate)
+    bands = np.full((t.size, 4), 0.2)
+    chroma = np.zeros((t.size, 12))
+    beat = np.floor(t / period).astype(int)
+    on = np.abs(t - np.round(t / period) * period) < 1 / rate
+    bands[on & (np.round(t / period).astype(int) % meter == 1), 0] = 3.0   # bass on beat 1 of each bar
+    sub = np.round(t / (period / division))
+    bands[np.abs(t - sub * period / division) < 1 / rate, 3] = 2.0           # hats on each division
+    chroma[np.arange(t.size), ((beat - 1) // meter * 5) % 12] = 1.0       # a new chord each bar
 
-        class Grid:
-            period = 0.5
+    class Grid:
+        period = 0.5
 
-            def beat_at(self, x):
-                return x / period
+        def beat_at(self, x):
+            return x / period
 
-            def time_of_beat(self, n):
-                return n * period
+        def time_of_beat(self, n):
+            return n * period
 
-        for i in range(0, t.size, 15):          # 0.25 s at a time, as the grid feeds it
-            bars.observe(t[i:i + 15], bands[i:i + 15], chroma[i:i + 15])
-            bars.update(Grid(), float(t[min(i + 15, t.size - 1)]))
-        assert bars.beats_per_bar == meter
-        assert bars.is_downbeat(1 + 5 * meter) and not bars.is_downbeat(2 + 5 * meter)
+    for i in range(0, t.size, 15):          # 0.25 s at a time, as the grid feeds it
+        bars.observe(t[i:i + 15], bands[i:i + 15], chroma[i:i + 15])
+        bars.update(Grid(), float(t[min(i + 15, t.size - 1)]))
+    assert bars.beats_per_bar == meter
+    assert bars.is_downbeat(1 + 5 * meter) and not bars.is_downbeat(2 + 5 * meter)
+
+
+def test_six_eight_is_counted_in_two_with_its_bar_lines():
+    song = clip("6/8 ballad 72", 20.0)
+    out, beats, downbeats = track(song)
+    assert f_measure(song.beats, beats) >= 0.9
+    assert out[-1]["beats_per_bar"] == 2
+    assert f_measure(song.downbeats, downbeats) >= 0.8
