@@ -42,7 +42,7 @@ from model.diffusion import CosineSchedule  # noqa: E402
 from model.motion import CONTACT, Normalizer, decode  # noqa: E402
 from model.network import DanceEditor, EditInputs, ModelConfig, parameter_count  # noqa: E402
 from model.skeleton import FOOT_JOINTS, forward_kinematics  # noqa: E402
-from training.data import PreparedBatches, open_training_data, prepare_batch  # noqa: E402
+from training.data import PreparedBatches, draw_windows, on_device, open_training_data  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -204,10 +204,11 @@ def lr_at(step: int, total: int, base: float, warmup: int) -> float:
     return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def batch_stream(data, stage: int, preset: Preset, args, rank: int, start: int):
-    """Prepared batches (training.data.PreparedBatches): in --workers DataLoader processes that
-    work ahead of the device, or in this process when --workers is 0."""
-    stream = PreparedBatches(data, stage, preset.batch, seed=(args.seed, rank, stage, start))
+def batch_stream(data, stage: int, preset: Preset, args, rank: int, start: int, host: bool = False):
+    """Batches of windows (training.data.PreparedBatches; finish them with training.data.on_device):
+    drawn in --workers DataLoader processes that work ahead of the device, or in this process when
+    --workers is 0. host=True: whole batches prepared on the host (the reference path)."""
+    stream = PreparedBatches(data, stage, preset.batch, seed=(args.seed, rank, stage, start), host=host)
     if args.workers <= 0:
         return iter(stream)
     loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=args.workers,
@@ -275,7 +276,7 @@ def train_stage(stage: int, net: DanceEditor, data, normalizer: Normalizer, pres
             break
         for g in opt.param_groups:
             g["lr"] = lr_at(step, steps, base_lr, preset.warmup)
-        batch = to_device(next(batches), device)
+        batch = on_device(to_device(next(batches), device), gen)
         losses = optimise(model, batch, normalizer, schedule, gen, stage, opt, params, args.bf16,
                           args.edit_emphasis, args.edit_low_noise)
         ema.update(trained, step)
@@ -340,7 +341,7 @@ def autocast(device: torch.device, bf16: bool):
 def compute_losses(model, batch: dict, normalizer: Normalizer, schedule: CosineSchedule,
                    gen: torch.Generator, stage: int, edit_emphasis: float = 0.0,
                    edit_low_noise: float = 0.0) -> dict[str, torch.Tensor]:
-    """The training loss of one prepared batch (training.data.prepare_batch, on the model's device);
+    """The training loss of one prepared batch (training.data.on_device, on the model's device);
     the noise level, the noise and the music/text dropouts are drawn here with `gen` (a generator on
     that device). The validation loss is always the unweighted one."""
     target = normalizer.normalize(batch["target"])
@@ -377,8 +378,9 @@ def validate(net, ema: "EMA", trained, data, normalizer, schedule, stage, device
     """Loss of the EMA weights on a fixed validation batch (held-out songs)."""
     with ema.applied_to(trained):
         net.eval()
-        batch = to_device(prepare_batch(data, stage, 32, np.random.default_rng(seed + 99), split="val"), device)
         gen = torch.Generator(device=device).manual_seed(seed + 99)
+        windows = draw_windows(data, stage, 32, np.random.default_rng(seed + 99), split="val")
+        batch = on_device(to_device(windows, device), gen)
         out = compute_losses(TrainingForward(net), batch, normalizer, schedule, gen, stage)
     net.train()
     return {k: float(v) for k, v in out.items()}
