@@ -237,7 +237,11 @@ class CorpusTrainingData:
         from training.corpus import format as corpus_format  # noqa: PLC0415
         from training.corpus.dataset import CorpusDataset  # noqa: PLC0415
         root = Path(root)
-        records = corpus_format.read_manifest(root)  # once, not once per split and stage
+        try:  # bad input stops here, naming the file, not in a batch worker later
+            corpus_format.check_format_version(root)
+            records = corpus_format.read_manifest(root)  # once, not once per split and stage
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"training data: {exc}") from exc
         common = dict(window_frames=window, cache_motions=True, seed=seed, records=records)
         self.sets = {
             (1, "train"): CorpusDataset(root, stage=1, split="train", **common),
@@ -245,6 +249,11 @@ class CorpusTrainingData:
             (1, "val"): CorpusDataset(root, stage=1, split="val", **common),
             (2, "val"): CorpusDataset(root, stage=2, split="val", **common),
         }
+        try:
+            for ds in self.sets.values():
+                ds.songs.check(r["song_id"] for r in ds.records)
+        except FileNotFoundError as exc:
+            raise SystemExit(f"training data: {exc}") from exc
         for key, ds in self.sets.items():
             if len(ds) == 0 and key[1] == "train":
                 raise ValueError(f"corpus {root} has no {key[1]} samples for stage {key[0]}")

@@ -22,11 +22,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import json
 import math
 import os
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -244,7 +245,11 @@ def train_stage(stage: int, net: DanceEditor, data, normalizer: Normalizer, pres
     state_path = Path(args.run_dir) / f"stage{stage}_last.pt"
     if state_path.is_file():
         state = torch.load(state_path, map_location="cpu", weights_only=True)
-        trained.load_state_dict(state["weights"])
+        try:
+            trained.load_state_dict(state["weights"])
+        except RuntimeError as exc:  # a run directory of another network (run.json catches most)
+            raise SystemExit(f"{state_path}: written by another network than preset {args.preset!r} builds "
+                             f"(another preset or --edit-mode); pass another --run-dir\n{str(exc)[:300]}") from exc
         ema.load(state["ema"])
         opt.load_state_dict(state["optim"])
         start = int(state["step"])
@@ -255,6 +260,8 @@ def train_stage(stage: int, net: DanceEditor, data, normalizer: Normalizer, pres
         return
     fwd = TrainingForward(net).to(device)
     model = torch.nn.parallel.DistributedDataParallel(fwd) if world > 1 else fwd
+    if args.compile:
+        model = torch.compile(model)  # the first steps compile (a minute or more); off by default
     schedule = CosineSchedule().to(device)
     gen = torch.Generator(device=device).manual_seed(args.seed + 1000 * rank + start + 7919 * stage)
     batches = batch_stream(data, stage, preset, args, rank, start)
@@ -443,9 +450,36 @@ class RunLog:
 
 # ----------------------------------------------------------------------------- entry point
 
+RUN_INFO = "run.json"
+
+
+def check_run_dir(run_dir: Path, preset_name: str, model: ModelConfig, rank: int) -> None:
+    """A run directory belongs to one preset: its run.json (written by the first run) names it, and
+    a run of another preset or another network stops here, naming the file, instead of resuming
+    from weights of another shape. (The editing-branch variant may change between stages: stage 2
+    of an ablation can reuse the stage 1 of its run directory.)"""
+    path = run_dir / RUN_INFO
+    network = {k: v for k, v in asdict(model).items() if k != "edit_mode"}
+    mine = {"preset": preset_name, "network": network}
+    if path.is_file():
+        try:
+            theirs = json.loads(path.read_text())
+        except ValueError as exc:
+            raise SystemExit(f"{path}: not JSON ({exc}); is {run_dir} a training run directory?") from exc
+        if theirs.get("preset") != preset_name:
+            raise SystemExit(f"{path}: {run_dir} is a run of preset {theirs.get('preset')!r}, not {preset_name!r}: "
+                             f"pass --preset {theirs.get('preset')} to continue it, or another --run-dir")
+        # (fields a later version added are not in older files: the weights' shapes judge those)
+        theirs_net = theirs.get("network", {})
+        changed = sorted(k for k in network if k in theirs_net and theirs_net[k] != network[k])
+        if changed:
+            raise SystemExit(f"{path}: {run_dir} holds a network that differs from preset {preset_name!r}'s "
+                             f"in {', '.join(changed)}: pass another --run-dir")
+    elif rank == 0:
+        path.write_text(json.dumps(mine, indent=1))
+
 def shared_normalizer(path: Path, data, seed: int) -> Normalizer:
     """Fit (or reload) the normaliser on rank 0 and hand the same one to every process."""
-    import json
     rank, world = dist_info()
     state = None
     if rank == 0:
@@ -525,6 +559,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "where the cores train; on a GPU, all cores but two, up to 12)")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
                    help="bf16 autocast for the network on CUDA (default: on there; losses stay float32)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the network's training forward (measure first: liveedit bench train "
+                        "--compile both; on a 2-core CPU it did not pay, docs/MODEL.md)")
     p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
                    help="stop a stage when this much wall time has passed since the start, writing the model")
     args = p.parse_args(argv)
@@ -556,6 +593,7 @@ def main(argv=None) -> int:
         preset = replace(preset, model=replace(preset.model, edit_mode=args.edit_mode))
     run_dir = Path(args.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    check_run_dir(run_dir, args.preset, preset.model, rank)
     torch.manual_seed(args.seed)
 
     data = open_training_data(args.data, args.corpus_dir, preset, seed=args.seed, rank=rank)
