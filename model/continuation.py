@@ -234,7 +234,9 @@ def extrapolate_batch(music: torch.Tensor, heard: torch.Tensor, history: torch.T
     src = torch.minimum(src.clamp(min=0), Lf - 1).long()                     # (B, T)
     future = (w[None, :] >= heard[:, None]) & active[:, None]               # (B, T) frames replaced
     src = torch.where(future, src, H + w[None, :])
-    out = torch.gather(whole, 1, src[..., None].expand(B, T, C)).clone()    # (B, T, C)
+    # rows of `whole` as one table: an index_select of whole frames (a gather over C is slower on CPUs)
+    rows = (src + (torch.arange(B, device=dev) * whole.shape[1])[:, None]).reshape(-1)   # (B * T,)
+    out = whole.reshape(-1, C).index_select(0, rows).view(B, T, C)           # (B, T, C), a copy
 
     # beat channel of the replaced frames: beat_onehot(grid, L, n) with GridState's arithmetic
     n_future = (T - heard).double()
@@ -249,5 +251,5 @@ def extrapolate_batch(music: torch.Tensor, heard: torch.Tensor, history: torch.T
     pos = torch.where(ok, kf + heard[:, None].double(), torch.full_like(kf, T)).long()  # window frame
     beat = torch.zeros(B, T + 1, dtype=music.dtype, device=dev)
     beat.scatter_(1, pos, torch.ones_like(pos, dtype=music.dtype))
-    out[..., BEAT] = torch.where(future, beat[:, :T], out[..., BEAT])
+    out[..., BEAT] = torch.where(future, beat[:, :T], music[..., BEAT])
     return out
