@@ -101,7 +101,7 @@ def device_live_music(music: torch.Tensor, mask: torch.Tensor, gen: torch.Genera
                       history: torch.Tensor | None = None) -> torch.Tensor:
     """live_music for a whole batch on its device: (B, T, 35) music, (B, T) masks, (B, H, 35) or None
     -> music as the live engine would have it (model.continuation.extrapolate_batch)."""
-    B, T = mask.shape
+    B = mask.shape[0]
     dev = music.device
     # only windows that continue a streamed prefix, half of them
     draw = mask[:, 0] & ~mask.all(1) & (torch.rand(B, generator=gen, device=dev) < EXTRAPOLATE_PROB)

@@ -120,7 +120,7 @@ def measure(preset_name: str, stage: int, corpus_dir: str, batch: int | None, wo
             loop()
     timed = _median_step_times(loops, steps, device)
     loop_step = timed["device"]
-    del streams
+    streams.clear()  # lets DataLoader workers go
     row = {"preset": preset_name, "stage": stage, "batch": preset.batch, "device": str(device),
            "bf16": bool(bf16 and device.type == "cuda"), "compile": compile_net, "workers": workers,
            "parameters_m": round(parameter_count(trained) / 1e6, 2),
