@@ -560,8 +560,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
                    help="bf16 autocast for the network on CUDA (default: on there; losses stay float32)")
     p.add_argument("--compile", action="store_true",
-                   help="torch.compile the network's training forward (measure first: liveedit bench train "
-                        "--compile both; on a 2-core CPU it did not pay, docs/MODEL.md)")
+                   help="torch.compile the network's training forward (off by default; measure first with "
+                        "liveedit bench train --compile both: the first steps compile)")
     p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
                    help="stop a stage when this much wall time has passed since the start, writing the model")
     args = p.parse_args(argv)
