@@ -213,3 +213,21 @@ def test_on_device_finishes_a_batch_of_windows():
     out = tdata.on_device(batch, torch.Generator().manual_seed(0))
     assert set(out) == {"target", "music", "mask"} and out["target"] is target
     assert out["mask"].shape == (6, 150) and out["music"].shape == (6, 150, 35)
+
+
+def test_bench_train_reports_the_loop_and_the_host_path(tiny_corpus, tmp_path):
+    """`liveedit bench train --compare-host` runs both loops and writes their figures (no timing asserted)."""
+    import argparse
+    import json
+
+    from liveedit.bench import train as bench
+    p = argparse.ArgumentParser()
+    bench.add_arguments(p)
+    out = tmp_path / "bench.json"
+    args = p.parse_args(["--preset", "tiny", "--corpus-dir", str(tiny_corpus), "--steps", "2", "--compare-host",
+                         "--threads", "1", "--json", str(out)])
+    assert bench.run(args) == 0
+    row = json.loads(out.read_text())["rows"][0]
+    for key in ("loop_step_ms", "host_loop_step_ms", "speedup_vs_host", "prep_host_ms", "prep_device_ms"):
+        assert row[key] > 0, key
+    assert row["samples_per_s"] == pytest.approx(row["batch"] * 1000 / row["loop_step_ms"], rel=0.01)
