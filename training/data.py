@@ -13,10 +13,11 @@ treatment here half of the time, from a random "playhead" a little before the en
 frames, so the model sees at training time the music it will see live.
 
 Where the work happens: DataLoader workers (or the training process) draw the windows
-(`prepare_batch`: per-window numpy, file reads, beat augmentation); the known-frame masks and the
-music extrapolation are drawn on the training device for the whole batch at once (`device_masks`,
-`device_live_music`, with a torch.Generator there). `random_known_masks` and `live_music` are the
-same draws one window at a time in numpy: the reference the tests hold the device versions to.
+(`draw_windows`: per-window numpy, file reads, beat augmentation); the known-frame masks and the
+music extrapolation are drawn on the training device for the whole batch at once (`on_device`:
+`device_masks`, `device_live_music`, with a torch.Generator there). `random_known_masks` and
+`live_music` are the same draws one window at a time in numpy (with `prepare_batch`, the host path
+before): the reference the tests hold the device versions to.
 """
 from __future__ import annotations
 
