@@ -8,9 +8,16 @@ Sources (`--data`):
     finedance:DIR     FineDance (stage 1 only)
 
 Music the live engine has not heard yet is extrapolated from the beat grid
-(liveedit.core.continuation.extrapolate_music). Windows that continue a known prefix get the same
+(model.continuation.extrapolate_music). Windows that continue a known prefix get the same
 treatment here half of the time, from a random "playhead" a little before the end of the known
 frames, so the model sees at training time the music it will see live.
+
+Where the work happens: DataLoader workers (or the training process) draw the windows
+(`draw_windows`: per-window numpy, file reads, beat augmentation); the known-frame masks and the
+music extrapolation are drawn on the training device for the whole batch at once (`on_device`:
+`device_masks`, `device_live_music`, with a torch.Generator there). `random_known_masks` and
+`live_music` are the same draws one window at a time in numpy (with `prepare_batch`, the host path
+before): the reference the tests hold the device versions to.
 """
 from __future__ import annotations
 
@@ -21,38 +28,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.music import BEAT, FPS
+import model.music  # noqa: F401 (the corpus windows' beat augmentation; its FFT imports take a second)
+from model.continuation import beat_times_from_channel, extrapolate_batch  # noqa: F401 (re-exported)
+from model.continuation import extrapolate_window as extrapolate_after
 
 EXTRAPOLATE_PROB = 0.5
 MAX_LEAD_FRAMES = 20  # known frames can run up to this far ahead of the audio heard (engine's lead)
-
-
-def beat_times_from_channel(music: np.ndarray) -> np.ndarray:
-    """Beat times (s, window-relative) from the one-hot beat channel of (T, 35) features."""
-    return np.flatnonzero(music[:, BEAT] > 0.5) / FPS
-
-
-def extrapolate_after(music: np.ndarray, heard: int, history: np.ndarray | None = None) -> np.ndarray:
-    """Replace frames [heard, T) of one window's features by the engine's extrapolation.
-
-    history: (H, 35) the song's features right before the window (the engine keeps what it heard
-    before the window too; liveedit.offline.rolling.live_music is the same rule over a whole song).
-    The last bar heard, inside the window or before it, is repeated; the beat grid comes from the
-    beats heard in the history and the window together.
-    """
-    from liveedit.core.beats import GridState  # noqa: PLC0415
-    from liveedit.core.continuation import extrapolate_music  # noqa: PLC0415
-
-    T = music.shape[0]
-    if heard <= 0 or heard >= T:
-        return music
-    H = 0 if history is None else len(history)
-    heard_all = music[:heard] if not H else np.concatenate([history, music[:heard]])
-    beats = beat_times_from_channel(heard_all)   # seconds from the history's first frame
-    grid = GridState.from_beats(beats) if len(beats) >= 2 else GridState.from_beats([])
-    out = music.copy()
-    out[heard:] = extrapolate_music(heard_all, grid, T - heard)
-    return out
 
 
 def live_music(music: np.ndarray, mask: np.ndarray, rng: np.random.Generator,
@@ -101,15 +82,70 @@ def random_known_masks(batch: int, frames: int, rng: np.random.Generator) -> tor
     return torch.as_tensor(masks)
 
 
+def device_masks(batch: int, frames: int, gen: torch.Generator) -> torch.Tensor:
+    """random_known_masks drawn on gen's device for the whole batch at once: (B, T) bool there."""
+    dev = gen.device
+    u = torch.rand(batch, generator=gen, device=dev)                        # which kind of mask
+    lo, hi = TRAINED_CONTEXT
+    longer = lo + (torch.rand(batch, generator=gen, device=dev) * (hi - lo + 1)).long()
+    n = torch.where(torch.rand(batch, generator=gen, device=dev) < 0.5,
+                    torch.full_like(longer, ROLLING_CONTEXT), longer)        # (B,) prefix lengths
+    start = (torch.rand(batch, generator=gen, device=dev) * (frames - 30)).long()    # [0, T - 30)
+    end = (start + 30 + (torch.rand(batch, generator=gen, device=dev) * 90).long()).clamp(max=frames)
+    f = torch.arange(frames, device=dev)[None, :]                           # (1, T)
+    prefix = f < n[:, None]
+    outside_span = (f < start[:, None]) | (f >= end[:, None])
+    kind = u[:, None]
+    return torch.where(kind < 0.3, torch.zeros_like(prefix), torch.where(kind < 0.8, prefix, outside_span))
+
+
+def device_live_music(music: torch.Tensor, mask: torch.Tensor, gen: torch.Generator,
+                      history: torch.Tensor | None = None) -> torch.Tensor:
+    """live_music for a whole batch on its device: (B, T, 35) music, (B, T) masks, (B, H, 35) or None
+    -> music as the live engine would have it (model.continuation.extrapolate_batch)."""
+    B = mask.shape[0]
+    dev = music.device
+    # only windows that continue a streamed prefix, half of them
+    draw = mask[:, 0] & ~mask.all(1) & (torch.rand(B, generator=gen, device=dev) < EXTRAPOLATE_PROB)
+    n_known = torch.argmin(mask.to(torch.uint8), dim=1)                      # first unknown frame
+    lead = (torch.rand(B, generator=gen, device=dev) * (MAX_LEAD_FRAMES + 1)).long()
+    heard = torch.where(draw, (n_known - lead).clamp(min=1), torch.zeros_like(n_known))  # 0: unchanged
+    return extrapolate_batch(music, heard, history)
+
+
+def draw_windows(data, stage: int, batch: int, rng: np.random.Generator, split: str = "train") -> dict:
+    """The windows of one batch as CPU tensors: target (B, T, 151), music (B, T, 35), the music before
+    each window (music_history, (B, H, 35), when the data has it), plus the edit inputs in stage 2.
+    Per-window numpy and file reads: what DataLoader workers do while the device trains
+    (PreparedBatches); on_device() finishes the batch there."""
+    b = data.sample(stage, batch, rng, split=split)
+    out = {"target": torch.as_tensor(b["target"]), "music": torch.as_tensor(b["music"])}
+    if b.get("music_history") is not None:
+        out["music_history"] = torch.as_tensor(b["music_history"])
+    if stage == 2:
+        for k in ("current", "initial", "text", "text_mask"):
+            out[k] = torch.as_tensor(b[k])
+    return out
+
+
+def on_device(batch: dict, gen: torch.Generator) -> dict:
+    """A draw_windows() batch, already on gen's device, as the network sees it: known-frame masks
+    (B, T) and the music the live engine would have for the windows (continuation windows hear it
+    only up to a playhead; the rest is extrapolated), drawn with gen."""
+    out = {k: v for k, v in batch.items() if k != "music_history"}
+    target = batch["target"]
+    out["mask"] = device_masks(target.shape[0], target.shape[1], gen)
+    out["music"] = device_live_music(batch["music"], out["mask"], gen, batch.get("music_history"))
+    return out
+
+
 def prepare_batch(data, stage: int, batch: int, rng: np.random.Generator, split: str = "train") -> dict:
-    """One training batch as the network sees it, as tensors on the CPU: the windows, known-frame
-    masks (B, T) and the music the live engine would have for them (B, T, 35), plus the edit
-    inputs in stage 2. Everything here is per-window numpy work, so DataLoader workers can do it
-    while the device trains (PreparedBatches); the noise and the dropouts are drawn on the device."""
+    """draw_windows() finished on the host with the numpy reference draws (random_known_masks,
+    live_music), one window at a time: what the training loop did before on_device(); kept as the
+    reference and for `liveedit bench train`'s comparison."""
     b = data.sample(stage, batch, rng, split=split)
     target = b["target"]
     mask = random_known_masks(len(target), target.shape[1], rng)
-    # continuation windows hear the music only up to the playhead; the rest is extrapolated
     music = live_music(b["music"], mask.numpy(), rng, b.get("music_history"))
     out = {"target": torch.as_tensor(target), "music": torch.as_tensor(music), "mask": mask}
     if stage == 2:
@@ -119,20 +155,22 @@ def prepare_batch(data, stage: int, batch: int, rng: np.random.Generator, split:
 
 
 class PreparedBatches(torch.utils.data.IterableDataset):
-    """An endless stream of prepare_batch() batches, one item a batch (DataLoader batch_size=None).
+    """An endless stream of batches, one item a batch (DataLoader batch_size=None): draw_windows()
+    batches, or with host=True whole prepare_batch() ones (the reference path).
 
     Each DataLoader worker draws from its own generator (seed, rank, stage, first step, worker), so
     workers never repeat each other and a resumed run draws new windows."""
 
-    def __init__(self, data, stage: int, batch: int, seed: tuple[int, ...]):
+    def __init__(self, data, stage: int, batch: int, seed: tuple[int, ...], host: bool = False):
         super().__init__()
-        self.data, self.stage, self.batch, self.seed = data, stage, batch, tuple(seed)
+        self.data, self.stage, self.batch, self.seed, self.host = data, stage, batch, tuple(seed), host
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
         rng = np.random.default_rng([*self.seed, 0 if info is None else info.id + 1])
+        draw = prepare_batch if self.host else draw_windows
         while True:
-            yield prepare_batch(self.data, self.stage, self.batch, rng)
+            yield draw(self.data, self.stage, self.batch, rng)
 
 
 class TextCache:
@@ -224,7 +262,11 @@ class CorpusTrainingData:
         from training.corpus import format as corpus_format  # noqa: PLC0415
         from training.corpus.dataset import CorpusDataset  # noqa: PLC0415
         root = Path(root)
-        records = corpus_format.read_manifest(root)  # once, not once per split and stage
+        try:  # bad input stops here, naming the file, not in a batch worker later
+            corpus_format.check_format_version(root)
+            records = corpus_format.read_manifest(root)  # once, not once per split and stage
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"training data: {exc}") from exc
         common = dict(window_frames=window, cache_motions=True, seed=seed, records=records)
         self.sets = {
             (1, "train"): CorpusDataset(root, stage=1, split="train", **common),
@@ -232,6 +274,11 @@ class CorpusTrainingData:
             (1, "val"): CorpusDataset(root, stage=1, split="val", **common),
             (2, "val"): CorpusDataset(root, stage=2, split="val", **common),
         }
+        try:
+            for ds in self.sets.values():
+                ds.songs.check(r["song_id"] for r in ds.records)
+        except FileNotFoundError as exc:
+            raise SystemExit(f"training data: {exc}") from exc
         for key, ds in self.sets.items():
             if len(ds) == 0 and key[1] == "train":
                 raise ValueError(f"corpus {root} has no {key[1]} samples for stage {key[0]}")

@@ -22,11 +22,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import json
 import math
 import os
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,7 @@ from model.diffusion import CosineSchedule  # noqa: E402
 from model.motion import CONTACT, Normalizer, decode  # noqa: E402
 from model.network import DanceEditor, EditInputs, ModelConfig, parameter_count  # noqa: E402
 from model.skeleton import FOOT_JOINTS, forward_kinematics  # noqa: E402
-from training.data import PreparedBatches, open_training_data, prepare_batch  # noqa: E402
+from training.data import PreparedBatches, draw_windows, on_device, open_training_data  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -204,10 +205,11 @@ def lr_at(step: int, total: int, base: float, warmup: int) -> float:
     return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def batch_stream(data, stage: int, preset: Preset, args, rank: int, start: int):
-    """Prepared batches (training.data.PreparedBatches): in --workers DataLoader processes that
-    work ahead of the device, or in this process when --workers is 0."""
-    stream = PreparedBatches(data, stage, preset.batch, seed=(args.seed, rank, stage, start))
+def batch_stream(data, stage: int, preset: Preset, args, rank: int, start: int, host: bool = False):
+    """Batches of windows (training.data.PreparedBatches; finish them with training.data.on_device):
+    drawn in --workers DataLoader processes that work ahead of the device, or in this process when
+    --workers is 0. host=True: whole batches prepared on the host (the reference path)."""
+    stream = PreparedBatches(data, stage, preset.batch, seed=(args.seed, rank, stage, start), host=host)
     if args.workers <= 0:
         return iter(stream)
     loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=args.workers,
@@ -243,7 +245,11 @@ def train_stage(stage: int, net: DanceEditor, data, normalizer: Normalizer, pres
     state_path = Path(args.run_dir) / f"stage{stage}_last.pt"
     if state_path.is_file():
         state = torch.load(state_path, map_location="cpu", weights_only=True)
-        trained.load_state_dict(state["weights"])
+        try:
+            trained.load_state_dict(state["weights"])
+        except RuntimeError as exc:  # a run directory of another network (run.json catches most)
+            raise SystemExit(f"{state_path}: written by another network than preset {args.preset!r} builds "
+                             f"(another preset or --edit-mode); pass another --run-dir\n{str(exc)[:300]}") from exc
         ema.load(state["ema"])
         opt.load_state_dict(state["optim"])
         start = int(state["step"])
@@ -254,6 +260,8 @@ def train_stage(stage: int, net: DanceEditor, data, normalizer: Normalizer, pres
         return
     fwd = TrainingForward(net).to(device)
     model = torch.nn.parallel.DistributedDataParallel(fwd) if world > 1 else fwd
+    if args.compile:
+        model = torch.compile(model)  # the first steps compile (a minute or more); off by default
     schedule = CosineSchedule().to(device)
     gen = torch.Generator(device=device).manual_seed(args.seed + 1000 * rank + start + 7919 * stage)
     batches = batch_stream(data, stage, preset, args, rank, start)
@@ -275,7 +283,7 @@ def train_stage(stage: int, net: DanceEditor, data, normalizer: Normalizer, pres
             break
         for g in opt.param_groups:
             g["lr"] = lr_at(step, steps, base_lr, preset.warmup)
-        batch = to_device(next(batches), device)
+        batch = on_device(to_device(next(batches), device), gen)
         losses = optimise(model, batch, normalizer, schedule, gen, stage, opt, params, args.bf16,
                           args.edit_emphasis, args.edit_low_noise)
         ema.update(trained, step)
@@ -340,7 +348,7 @@ def autocast(device: torch.device, bf16: bool):
 def compute_losses(model, batch: dict, normalizer: Normalizer, schedule: CosineSchedule,
                    gen: torch.Generator, stage: int, edit_emphasis: float = 0.0,
                    edit_low_noise: float = 0.0) -> dict[str, torch.Tensor]:
-    """The training loss of one prepared batch (training.data.prepare_batch, on the model's device);
+    """The training loss of one prepared batch (training.data.on_device, on the model's device);
     the noise level, the noise and the music/text dropouts are drawn here with `gen` (a generator on
     that device). The validation loss is always the unweighted one."""
     target = normalizer.normalize(batch["target"])
@@ -377,8 +385,9 @@ def validate(net, ema: "EMA", trained, data, normalizer, schedule, stage, device
     """Loss of the EMA weights on a fixed validation batch (held-out songs)."""
     with ema.applied_to(trained):
         net.eval()
-        batch = to_device(prepare_batch(data, stage, 32, np.random.default_rng(seed + 99), split="val"), device)
         gen = torch.Generator(device=device).manual_seed(seed + 99)
+        windows = draw_windows(data, stage, 32, np.random.default_rng(seed + 99), split="val")
+        batch = on_device(to_device(windows, device), gen)
         out = compute_losses(TrainingForward(net), batch, normalizer, schedule, gen, stage)
     net.train()
     return {k: float(v) for k, v in out.items()}
@@ -441,9 +450,36 @@ class RunLog:
 
 # ----------------------------------------------------------------------------- entry point
 
+RUN_INFO = "run.json"
+
+
+def check_run_dir(run_dir: Path, preset_name: str, model: ModelConfig, rank: int) -> None:
+    """A run directory belongs to one preset: its run.json (written by the first run) names it, and
+    a run of another preset or another network stops here, naming the file, instead of resuming
+    from weights of another shape. (The editing-branch variant may change between stages: stage 2
+    of an ablation can reuse the stage 1 of its run directory.)"""
+    path = run_dir / RUN_INFO
+    network = {k: v for k, v in asdict(model).items() if k != "edit_mode"}
+    mine = {"preset": preset_name, "network": network}
+    if path.is_file():
+        try:
+            theirs = json.loads(path.read_text())
+        except ValueError as exc:
+            raise SystemExit(f"{path}: not JSON ({exc}); is {run_dir} a training run directory?") from exc
+        if theirs.get("preset") != preset_name:
+            raise SystemExit(f"{path}: {run_dir} is a run of preset {theirs.get('preset')!r}, not {preset_name!r}: "
+                             f"pass --preset {theirs.get('preset')} to continue it, or another --run-dir")
+        # (fields a later version added are not in older files: the weights' shapes judge those)
+        theirs_net = theirs.get("network", {})
+        changed = sorted(k for k in network if k in theirs_net and theirs_net[k] != network[k])
+        if changed:
+            raise SystemExit(f"{path}: {run_dir} holds a network that differs from preset {preset_name!r}'s "
+                             f"in {', '.join(changed)}: pass another --run-dir")
+    elif rank == 0:
+        path.write_text(json.dumps(mine, indent=1))
+
 def shared_normalizer(path: Path, data, seed: int) -> Normalizer:
     """Fit (or reload) the normaliser on rank 0 and hand the same one to every process."""
-    import json
     rank, world = dist_info()
     state = None
     if rank == 0:
@@ -527,6 +563,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "where the cores train; on a GPU, all cores but two, up to 12)")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
                    help="bf16 autocast for the network on CUDA (default: on there; losses stay float32)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the network's training forward (off by default; measure first with "
+                        "liveedit bench train --compile both: the first steps compile)")
     p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
                    help="stop a stage when this much wall time has passed since the start, writing the model")
     args = p.parse_args(argv)
@@ -558,6 +597,7 @@ def main(argv=None) -> int:
         preset = replace(preset, model=replace(preset.model, edit_mode=args.edit_mode))
     run_dir = Path(args.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    check_run_dir(run_dir, args.preset, preset.model, rank)
     torch.manual_seed(args.seed)
 
     if not 0.0 <= args.phrasing_mix <= 1.0:

@@ -35,20 +35,21 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, replace
-from typing import Iterable, Sequence
+from dataclasses import replace
+from typing import Iterable
 
 import numpy as np
 
 from liveedit.core.meter import BarTracker
 from liveedit.core.tempo import N_BANDS, PERIOD_BPM, CombAnalyser
+# the frozen grid is the continuation rule's (training fits one to known beats too)
+from model.continuation import DEFAULT_BPM, GridState  # noqa: F401 (re-exported)
 
 SAMPLE_RATE = 15360
 ENV_HOP = 256          # onset envelope hop: 60 values a second at 15360 Hz
 ENV_FFT = 1024
 ENV_RATE = SAMPLE_RATE / ENV_HOP
 MIN_BPM, MAX_BPM = float(PERIOD_BPM.min()), float(PERIOD_BPM.max())   # what the audio analysis searches
-DEFAULT_BPM = 120.0
 # The one tempo range for everything a user or a clock sets (`/tempo`, tap tempo, MIDI clock), on
 # every channel; docs/protocol.md section 1 documents it. The audio analysis searches a narrower
 # band (MIN_BPM-MAX_BPM, liveedit/core/tempo.py) where music's beat level almost always lies.
@@ -61,52 +62,6 @@ def check_tempo(bpm: float, what: str = "tempo") -> float:
     if not (math.isfinite(bpm) and lo <= bpm <= hi):
         raise ValueError(f"{what} must be between {lo:g} and {hi:g} BPM, got {bpm:g}")
     return float(bpm)
-
-
-@dataclass(frozen=True)
-class GridState:
-    """A frozen beat grid: beat n is at `anchor + (n - anchor_beat) * period` seconds.
-
-    This is all the music extrapolation needs, and training can build one from known beat times
-    (`GridState.from_beats`) so that it extrapolates exactly like the live engine.
-    """
-
-    period: float          # seconds per beat
-    anchor: float          # time of a beat, seconds
-    anchor_beat: int = 0   # its beat index
-    beats_per_bar: int = 4
-
-    @property
-    def bpm(self) -> float:
-        return 60.0 / self.period
-
-    def beat_at(self, t: float) -> float:
-        """Fractional beat count at time t."""
-        return self.anchor_beat + (t - self.anchor) / self.period
-
-    def time_of_beat(self, n: float) -> float:
-        return self.anchor + (n - self.anchor_beat) * self.period
-
-    def beats_between(self, t0: float, t1: float) -> np.ndarray:
-        """Predicted beat times in [t0, t1)."""
-        n0 = math.ceil(self.beat_at(t0) - 1e-9)
-        n1 = math.ceil(self.beat_at(t1) - 1e-9)
-        return np.array([self.time_of_beat(n) for n in range(n0, n1)], dtype=np.float64)
-
-    @classmethod
-    def from_beats(cls, beat_times: Sequence[float], beats_per_bar: int = 4) -> "GridState":
-        """Least-squares line through the last (up to 8) beat times: the grid they imply."""
-        b = np.asarray(beat_times, dtype=np.float64)[-8:]
-        if b.size == 0:
-            return cls(period=60.0 / DEFAULT_BPM, anchor=0.0, beats_per_bar=beats_per_bar)
-        if b.size == 1:
-            return cls(period=60.0 / DEFAULT_BPM, anchor=float(b[0]), beats_per_bar=beats_per_bar)
-        n = np.arange(b.size, dtype=np.float64)
-        period, intercept = np.polyfit(n, b, 1)
-        if not period > 0:
-            raise ValueError("beat times must increase")
-        return cls(period=float(period), anchor=float(intercept + n[-1] * period), anchor_beat=int(n[-1]),
-                   beats_per_bar=beats_per_bar)
 
 
 class OnsetEnvelope:

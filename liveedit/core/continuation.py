@@ -2,8 +2,8 @@
 
 A window covers frames [start, start + 150). Its first `n_known` frames are motion already committed
 (known frames, mask True); the rest is new. Music features are real for frames already heard and
-extrapolated from the beat grid for frames not yet heard (`extrapolate_music`, which training uses too
-so the model learns to expect it).
+extrapolated from the beat grid for frames not yet heard (`extrapolate_music`, model/continuation.py,
+which training uses too so the model learns to expect it).
 
 Two motion streams are kept per frame (see `Motion streams` below) so the paper's iterations apply
 to a never-ending stream: `initial` (the unedited prediction) and `shown` (what was streamed, i.e.
@@ -19,7 +19,8 @@ from typing import Protocol
 
 import numpy as np
 
-from liveedit.core.beats import GridState
+# The continuation rule itself lives with the model (training applies it to its windows too)
+from model.continuation import GridLike, beat_onehot, extrapolate_music  # noqa: F401 (re-exported)
 
 FPS = 30
 WINDOW = 150
@@ -33,63 +34,6 @@ BEAT = 34
 SHOWN = slice(0, MOTION_DIM)                   # what is streamed (edited when edits are active)
 INITIAL = slice(MOTION_DIM, 2 * MOTION_DIM)    # the unedited prediction (the paper's `initial`)
 STREAMS_DIM = 2 * MOTION_DIM
-
-
-class GridLike(Protocol):
-    period: float
-
-    def beats_between(self, t0: float, t1: float) -> np.ndarray: ...
-
-
-def beat_onehot(grid: GridLike, first_frame: int, n: int, fps: float = FPS) -> np.ndarray:
-    """(n,) float32: 1 at frame round(t * fps) for each beat the grid predicts in the span
-    (the same rule as model.music.beat_onehot)."""
-    out = np.zeros(n, dtype=np.float32)
-    if n <= 0:
-        return out
-    t0, t1 = (first_frame - 0.5) / fps, (first_frame + n - 0.5) / fps
-    k = np.round(np.asarray(grid.beats_between(t0, t1)) * fps).astype(np.int64) - first_frame
-    out[k[(k >= 0) & (k < n)]] = 1.0
-    return out
-
-
-def extrapolate_music(features_heard: np.ndarray, beat_grid: GridLike, n_future: int, *,
-                      first_frame: int = 0, fps: float = FPS, beats_per_bar: int = 4) -> np.ndarray:
-    """Music features for the n_future frames right after the heard ones.
-
-    features_heard: (T_h, 35) real features of frames [first_frame, first_frame + T_h) (frame k is
-      at time k / fps on the beat grid's clock). beat_grid: anything with `period` (seconds per
-      beat) and `beats_between(t0, t1)` (a `BeatGrid`, or a `GridState`, e.g.
-      `GridState.from_beats(known_beat_times)` in training).
-    Returns (n_future, 35) float32 for frames [first_frame + T_h, first_frame + T_h + n_future).
-
-    Rule: repeat the last bar heard (frame f copies frame f - k * bar for the smallest k that lands
-    in the heard span, so the beat phase is kept); with less than a bar heard, repeat the last beat;
-    with less than a beat, hold the last frame; with nothing heard, zeros. The beat channel is then
-    replaced by the grid's predicted beats.
-    """
-    heard = np.asarray(features_heard, dtype=np.float32).reshape(-1, MUSIC_DIM)
-    T_h = heard.shape[0]
-    out = np.zeros((max(0, n_future), MUSIC_DIM), dtype=np.float32)
-    if n_future <= 0:
-        return out
-    if T_h:
-        period_frames = float(beat_grid.period) * fps
-        cycle = beats_per_bar * period_frames
-        if cycle >= T_h:
-            cycle = period_frames
-        f = np.arange(T_h, T_h + n_future, dtype=np.float64)   # frame offsets from first_frame
-        if cycle < T_h and cycle >= 1.0:
-            # (- 1e-6: where f lands exactly a whole number of bars after the last heard frame,
-            # floating-point noise in the grid's period must not decide which bar is repeated)
-            k = np.ceil((f - (T_h - 1)) / cycle - 1e-6)
-            src = np.round(f - k * cycle).astype(np.int64)
-            src = np.clip(src, 0, T_h - 1)
-        else:
-            src = np.full(n_future, T_h - 1)
-        out[:] = heard[src]
-    out[:, BEAT] = beat_onehot(beat_grid, first_frame + T_h, n_future, fps)
-    return out
 
 
 def music_window(heard: np.ndarray, heard_first: int, beat_grid: GridLike, start: int, n: int = WINDOW,

@@ -35,17 +35,18 @@ def test_worker_batches_match_in_process_batches_in_distribution(tiny_corpus):
     data = tdata.open_training_data(f"corpus:{tiny_corpus}", str(tiny_corpus), preset)
     n = 40
     args = SimpleNamespace(seed=0, workers=0)
-    own = [next(it) for it in [batch_stream(data, 1, preset, args, 0, 0)] for _ in range(n)]
+    gen = torch.Generator().manual_seed(0)
+    own = [tdata.on_device(next(it), gen) for it in [batch_stream(data, 1, preset, args, 0, 0)] for _ in range(n)]
     args.workers = 2
     it = batch_stream(data, 1, preset, args, 0, 0)
-    workers = [next(it) for _ in range(n)]
+    workers = [tdata.on_device(next(it), gen) for _ in range(n)]
     b = workers[0]
     assert b["target"].shape == (4, 150, 151) and b["music"].shape == (4, 150, 35) and b["mask"].dtype == torch.bool
     # the two workers draw different windows (their own generators), and not those of the main process
     assert not torch.equal(workers[0]["target"], workers[1]["target"])
     assert not torch.equal(workers[0]["target"], own[0]["target"])
     a, w = summary(own), summary(workers)
-    # 30% fresh, 50% prefix, 20% span (random_known_masks), which starts at frame 0 one time in 120:
+    # 30% fresh, 50% prefix, 20% span (device_masks), which starts at frame 0 one time in 120:
     # 160 windows each, so a few points of noise
     expect = [0.3, 0.5 + 0.2 * 119 / 120, 0.2 / 120]
     assert np.abs(a["kinds"] - expect).max() < 0.12 and np.abs(w["kinds"] - expect).max() < 0.12
@@ -163,3 +164,88 @@ def test_phrasing_mix_replaces_that_share_of_training_prompts():
     assert all(m in phrasings_for("arms_wider") for m, c in zip(mixed[0::3], changed[0::3]) if c)
     assert all(m in phrasings_for("steps_wider_cm", {"cm": 15}) for m, c in zip(mixed[1::3], changed[1::3]) if c)
     assert all(tdata.mix_phrasings(items, 1.0, np.random.default_rng(1))[0::3][k] != "arms wider" for k in range(50))
+
+
+def mask_stats(masks: np.ndarray) -> dict:
+    """Kinds and lengths of (N, T) known-frame masks."""
+    fresh, full = ~masks.any(1), masks.all(1)
+    # known frames in one run from frame 0 (a span reaching the window's end looks the same)
+    prefix = masks[:, 0] & ~full & (masks.sum(1) == np.argmin(masks, 1))
+    span = ~fresh & ~prefix
+    n_prefix = masks[prefix].sum(1)
+    gap = (~masks[span]).sum(1)                                                   # frames the span re-draws
+    return {"kinds": np.array([fresh.mean(), prefix.mean(), span.mean()]),
+            "context": (n_prefix == tdata.ROLLING_CONTEXT).mean(), "prefix_mean": n_prefix.mean(),
+            "prefix_range": (n_prefix.min(), n_prefix.max()), "gap_mean": gap.mean(),
+            "gap_range": (gap.min(), gap.max())}
+
+
+def test_device_masks_follow_the_reference_distribution():
+    """device_masks (the training loop's, one draw for the whole batch) against random_known_masks
+    (the per-window numpy reference): the same kinds, prefix lengths and spans, 6000 windows each."""
+    ref = mask_stats(tdata.random_known_masks(6000, 150, np.random.default_rng(0)).numpy())
+    dev = tdata.device_masks(6000, 150, torch.Generator().manual_seed(0))
+    assert dev.shape == (6000, 150) and dev.dtype == torch.bool
+    got = mask_stats(dev.numpy())
+    np.testing.assert_allclose(got["kinds"], ref["kinds"], atol=0.025)
+    assert abs(got["context"] - ref["context"]) < 0.04
+    assert abs(got["prefix_mean"] - ref["prefix_mean"]) < 3.0
+    assert got["prefix_range"][1] == ref["prefix_range"][1] == tdata.TRAINED_CONTEXT[1]
+    assert abs(got["gap_mean"] - ref["gap_mean"]) < 4.0
+    assert got["gap_range"][0] >= 1 and got["gap_range"][1] <= 119
+
+
+def test_device_live_music_is_the_engines_extrapolation_after_a_drawn_playhead(tiny_corpus):
+    """Every window device_live_music changes is extrapolate_after() of it from a playhead at most
+    MAX_LEAD_FRAMES before its known frames end; about half the continuation windows are changed,
+    as live_music (the numpy reference) does, and the leads cover their whole range."""
+    preset = PRESETS["tiny"]
+    data = tdata.open_training_data(f"corpus:{tiny_corpus}", str(tiny_corpus), preset)
+    gen = torch.Generator().manual_seed(3)
+    w = tdata.draw_windows(data, 1, 200, np.random.default_rng(0))
+    music, history = w["music"].numpy(), w["music_history"].numpy()
+    mask = tdata.device_masks(200, 150, gen)
+    out = tdata.device_live_music(w["music"], mask, gen, w["music_history"]).numpy()
+    ref = tdata.live_music(music, mask.numpy(), np.random.default_rng(1), history)
+    m = mask.numpy()
+    eligible = m[:, 0] & ~m.all(1)
+    leads, changed_ref = [], 0
+    for b in range(200):
+        changed_ref += not np.array_equal(ref[b], music[b])
+        if np.array_equal(out[b], music[b]):
+            continue
+        assert eligible[b], f"window {b} is no continuation but its music changed"
+        n_known = int(np.argmin(m[b]))
+        match = [lead for lead in range(tdata.MAX_LEAD_FRAMES + 1)
+                 if np.array_equal(out[b], tdata.extrapolate_after(music[b], max(1, n_known - lead), history[b]))]
+        assert match, f"window {b}: not the engine's extrapolation from any playhead"
+        leads.append(match[0])
+    share = len(leads) / eligible.sum()
+    assert abs(share - tdata.EXTRAPOLATE_PROB) < 0.15 and abs(changed_ref / eligible.sum() - share) < 0.2
+    assert min(leads) <= 2 and max(leads) >= tdata.MAX_LEAD_FRAMES - 2
+
+
+def test_on_device_finishes_a_batch_of_windows():
+    target = torch.randn(6, 150, 151)
+    batch = {"target": target, "music": torch.rand(6, 150, 35), "music_history": torch.rand(6, 120, 35)}
+    out = tdata.on_device(batch, torch.Generator().manual_seed(0))
+    assert set(out) == {"target", "music", "mask"} and out["target"] is target
+    assert out["mask"].shape == (6, 150) and out["music"].shape == (6, 150, 35)
+
+
+def test_bench_train_reports_the_loop_and_the_host_path(tiny_corpus, tmp_path):
+    """`liveedit bench train --compare-host` runs both loops and writes their figures (no timing asserted)."""
+    import argparse
+    import json
+
+    from liveedit.bench import train as bench
+    p = argparse.ArgumentParser()
+    bench.add_arguments(p)
+    out = tmp_path / "bench.json"
+    args = p.parse_args(["--preset", "tiny", "--corpus-dir", str(tiny_corpus), "--steps", "2", "--compare-host",
+                         "--threads", "1", "--json", str(out)])
+    assert bench.run(args) == 0
+    row = json.loads(out.read_text())["rows"][0]
+    for key in ("loop_step_ms", "host_loop_step_ms", "speedup_vs_host", "prep_host_ms", "prep_device_ms"):
+        assert row[key] > 0, key
+    assert row["samples_per_s"] == pytest.approx(row["batch"] * 1000 / row["loop_step_ms"], rel=0.01)

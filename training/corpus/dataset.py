@@ -21,6 +21,7 @@ those, "include" keeps everything.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -68,8 +69,8 @@ class SongCache:
             self._feat[song_id] = f
         return self._feat[song_id]
 
-    def _compute(self, song_id: str) -> np.ndarray:
-        from model.music import extract_features, load_audio  # noqa: PLC0415
+    def audio_path(self, song_id: str) -> Path | None:
+        """The song's audio file, if the corpus has one."""
         sdir = self.root / fmt.SONGS_DIR
         cands = [sdir / f"{song_id}{ext}" for ext in (".flac", ".wav", ".ogg", ".mp3")]
         jp = sdir / f"{song_id}.json"
@@ -77,9 +78,22 @@ class SongCache:
             name = json.loads(jp.read_text()).get("audio")
             if name:
                 cands.insert(0, sdir / name)
-        audio_path = next((c for c in cands if c.exists()), None)
+        return next((c for c in cands if c.exists()), None)
+
+    def check(self, song_ids: Iterable[str]) -> None:
+        """FileNotFoundError naming the features file of the first song that has neither its
+        features nor its audio (rather than a failure in a batch worker hours into a run)."""
+        for song_id in sorted(set(song_ids)):
+            p = fmt.feature_path(self.root, song_id)
+            if song_id not in self._feat and not p.is_file() and self.audio_path(song_id) is None:
+                raise FileNotFoundError(f"{p}: missing, and song {song_id!r} has no audio in "
+                                        f"{self.root / fmt.SONGS_DIR} to compute its music features from")
+
+    def _compute(self, song_id: str) -> np.ndarray:
+        from model.music import extract_features, load_audio  # noqa: PLC0415
+        audio_path = self.audio_path(song_id)
         if audio_path is None:
-            raise FileNotFoundError(f"no features/{song_id}.npy and no audio for song {song_id!r} in {sdir}")
+            self.check([song_id])
         return extract_features(load_audio(audio_path), self.beats(song_id))
 
 

@@ -148,6 +148,20 @@ def read_header(root: Path) -> dict:
     return json.loads(p.read_text()) if p.exists() else {"format_version": FORMAT_VERSION}
 
 
+def check_format_version(root: Path) -> None:
+    """ValueError naming corpus.json when it was written for another format version (or is not a
+    header at all); a corpus without corpus.json (a user's own manifest) is taken as this version."""
+    p = Path(root) / HEADER
+    try:
+        header = read_header(root)
+    except ValueError as exc:
+        raise ValueError(f"{p}: not JSON ({exc})") from exc
+    v = header.get("format_version") if isinstance(header, dict) else None
+    if v != FORMAT_VERSION:
+        raise ValueError(f"{p}: format_version {v!r}, this liveedit reads format_version {FORMAT_VERSION} "
+                         "(rebuild the corpus with this version: python training/make_corpus.py)")
+
+
 def song_split(song_id: str, val: float = 0.05, test: float = 0.05) -> str:
     """Deterministic split of a song by its id (same song -> same split on every machine)."""
     import zlib  # noqa: PLC0415
