@@ -25,6 +25,9 @@ FPS = 30
 WINDOW = 150
 MOTION_DIM = 151
 MUSIC_DIM = 35
+# Frames of heard music before a window that its extrapolation may draw on (the last bar heard);
+# training gives its windows the same history (training.corpus.dataset.MUSIC_HISTORY).
+MUSIC_HISTORY = 120
 # Music channel layout (model/music.py): onset envelope, 20 MFCC, 12 chroma, onset peak, beat.
 ONSET_PEAK = 33
 BEAT = 34
