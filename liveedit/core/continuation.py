@@ -161,6 +161,8 @@ class WindowResult:
     error: str | None = None
     levels: list = field(default_factory=list)
     failed_edit: int | None = None   # index in request.prompts of the edit whose pass raised
+    expected: np.ndarray | None = None   # (150,) the speed (m/s) the window's energy gain aimed at
+                                         # (the engine's late energy correction; None: no envelope)
 
 
 class EditLevelError(Exception):
