@@ -157,6 +157,12 @@ class Engine:
         self._features = features          # LiveMusicFeatures-like (push, final_frames, features)
         self._tracker = None
         self.worker = InferenceWorker(model, self._result_from_thread, music_guidance=self.cfg.music_guidance)
+        # Live, each frame's energy is corrected as it is played by the music heard by then
+        # (liveedit/late_energy.py); only for a model whose new dance follows an energy envelope.
+        self.late = None
+        if getattr(model, "energy", None) is not None and float(getattr(model, "dynamics", 0.0) or 0.0) > 0:
+            from liveedit.late_energy import LateEnergyStage  # noqa: PLC0415
+            self.late = LateEnergyStage(model.energy, self.core.timeline, live_cfg.history_frames)
         self._grid_lock = threading.Lock()
         self._analysis = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="liveedit-audio")
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -329,6 +335,8 @@ class Engine:
             if samples is not None and len(samples):
                 await loop.run_in_executor(self._analysis, self._analyse, samples)
                 self._take_music()
+                if self.late is not None and self.late.due(self.core.heard_end):
+                    await loop.run_in_executor(self._analysis, self._hear_energy)
                 last_audio = self.clock()
             # Discipline the engine clock to the audio sample count (slew, never jump), while the
             # audio flows; when it stops (file ended, device gone) the monotonic clock carries on.
@@ -355,8 +363,20 @@ class Engine:
         self.core.add_music(start, feats)
         self._music_sent = end
 
+    def _hear_energy(self) -> None:
+        """On the analysis thread: the energy of the music heard so far, for the frames played next.
+        (The music ring is written only by the audio task, which waits for this.)"""
+        with self._grid_lock:
+            period = self.grid.period
+        self.late.hear(self.core.music, period, FPS)
+
     # ------------------------------------------------------------------ windows
     def _result_from_thread(self, result: WindowResult) -> None:
+        if self.late is not None and not result.error and result.request.needs_model:
+            try:   # on the worker thread: the speed the window's energy gain aimed at
+                result.expected = self.late.expected_speed(result.request.music)
+            except Exception:
+                log.exception("energy of window %d", result.request.id)
         loop = self._loop
         if loop is not None and not loop.is_closed():
             try:
@@ -367,7 +387,9 @@ class Engine:
     def _on_result(self, result: WindowResult) -> None:
         if result.error:
             log.error("window %d failed: %s", result.request.id, result.error)
-        self.core.on_result(result, self.clock())
+        info = self.core.on_result(result, self.clock())
+        if self.late is not None:
+            self.late.committed(info, result.request.start, result.expected)
         self._last_handled = max(self._last_handled, result.request.id)
 
     @property
@@ -389,6 +411,11 @@ class Engine:
         self.worker.submit(req)
 
     # ------------------------------------------------------------------ frames
+    def _tick(self, now: float) -> FrameOut:
+        """The core's next frame, with its energy corrected by the music heard by now."""
+        out = self.core.tick(now)
+        return self.late.play(out) if self.late is not None else out
+
     def _pose_frame(self, out: FrameOut) -> PoseFrame:
         root, quats, joints, contacts = self.convert(out.motion)
         return PoseFrame(time=out.time, frame=out.index, bpm=out.bpm, beat_phase=out.phase, beat=out.beat,
@@ -401,7 +428,7 @@ class Engine:
         nxt: tuple[float, PoseFrame] | None = None
         while True:
             if nxt is None:
-                out = self.core.tick(self.clock())
+                out = self._tick(self.clock())
                 nxt = (out.index / FPS, self._pose_frame(out))
             due, frame = nxt
             delay = due - self.clock()
@@ -412,7 +439,7 @@ class Engine:
                 # The loop stalled: skip the frames that are already late, send the current one.
                 out = None
                 while tl.playhead / FPS <= now - 1.0 / FPS:
-                    out = self.core.tick(now)
+                    out = self._tick(now)
                     self.frames_skipped += 1  # the prepared frame, then each one ticked past
                 if out is not None:
                     frame = self._pose_frame(out)
@@ -428,7 +455,7 @@ class Engine:
             if len(self.frame_times) > 300:
                 del self.frame_times[:-300]
             self._poll_windows(now)
-            out = self.core.tick(now)
+            out = self._tick(now)
             nxt = (out.index / FPS, self._pose_frame(out))
 
     # ------------------------------------------------------------------ status

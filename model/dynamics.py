@@ -147,6 +147,11 @@ def fade_in_weight(known: np.ndarray, ramp: int = RAMP) -> np.ndarray:
     return x * x * (3 - 2 * x)                                                           # smoothstep
 
 
+def expected_speed(envelope: EnergyEnvelope, music: np.ndarray) -> np.ndarray:
+    """(T, 35) music features -> (T,) the smoothed speed in m/s that `follow_energy` aims at."""
+    return np.maximum(gaussian_filter1d(envelope.speed(music), SPEED_SIGMA), 1e-3)
+
+
 def follow_energy(motion: np.ndarray, music: np.ndarray, envelope: EnergyEnvelope,
                   known_mask: np.ndarray | None = None, strength: float = 1.0, reference: float | None = None,
                   floor: float = 0.0, min_gain: float = MIN_GAIN, max_gain: float = MAX_GAIN) -> np.ndarray:
@@ -167,7 +172,7 @@ def follow_energy(motion: np.ndarray, music: np.ndarray, envelope: EnergyEnvelop
     known = np.zeros(T, dtype=bool) if known_mask is None else np.asarray(known_mask, dtype=bool)
     if strength <= 0 or known.all():
         return motion
-    expected = np.maximum(gaussian_filter1d(envelope.speed(music), SPEED_SIGMA), 1e-3)
+    expected = expected_speed(envelope, music)
     measured = np.maximum(smoothed_speed(motion), 1e-3)
     base = measured if reference is None else np.full(T, max(reference, 1e-3))
     weight = fade_in_weight(known)
@@ -187,5 +192,78 @@ def follow_energy(motion: np.ndarray, music: np.ndarray, envelope: EnergyEnvelop
     return out
 
 
+# ============================================================================ live: late binding
+# Live, a window is generated ahead of the playhead, and its music past what has been heard is the
+# last bar heard, repeated: `follow_energy` hears a breakdown a bar or more late, and the frames
+# generated before it was heard never hear it. So, live, each frame's energy is corrected again when
+# it is played, by what the music heard by then says: the gain becomes expected now / expected when
+# the frame was generated (the network's own motion, and what the next window continues from, are
+# untouched: the correction is a smooth gain on the stream that is played).
+HEARD_HISTORY = 180   # frames of heard music the envelope reads (its receptive field is ~125)
+LOOKAHEAD = 90        # frames of continuation after the heard ones, so its right half is not zeros
+LATE_EVERY = 3        # frames between two estimates of the energy heard (the engine: on new audio)
+LATE_SMOOTH = 6.0     # frames: time constant of the causal smoothing of the correction
+
+
+def continue_last_beat(heard: np.ndarray, period: float | None, n: int) -> np.ndarray:
+    """(T, 35) heard features -> (n, 35) that continue them by repeating the last beat heard (the
+    last frame where less than a beat was heard). For the envelope only: a beat is the shortest span
+    that still carries the drums' pattern, so a change of section is heard within a beat (repeating
+    the last bar, as the generation's extrapolation does, keeps the old section for a bar)."""
+    heard = np.asarray(heard, np.float32)
+    p = int(round(period)) if period is not None and np.isfinite(period) else 0
+    if len(heard) == 0:
+        return np.zeros((n, heard.shape[-1]), np.float32)
+    if p < 1 or p > len(heard):
+        return np.repeat(heard[-1:], n, axis=0)
+    return heard[len(heard) - p + np.arange(n) % p]
+
+
+def heard_speed(envelope: EnergyEnvelope, heard: np.ndarray, period: float | None) -> float:
+    """The speed in m/s the envelope expects at the last heard frame, from the heard (T, 35)
+    features (their last HEARD_HISTORY frames are read) and the beat period in frames."""
+    h = np.asarray(heard, np.float32)[-HEARD_HISTORY:]
+    if len(h) == 0:
+        return float("nan")
+    music = np.concatenate([h, continue_last_beat(h, period, LOOKAHEAD)])        # (T_h + LOOKAHEAD, 35)
+    return float(expected_speed(envelope, music)[len(h) - 1])
+
+
+class LateEnergy:
+    """Per played frame, the gain that corrects a frame's energy from what was heard when its window
+    was generated (`then`, the window's `expected_speed`) to what has been heard by now (`hear`).
+
+    The gain is clipped to MIN_GAIN..MAX_GAIN and follows its target through a one-pole smoother of
+    LATE_SMOOTH frames, so it never jumps (frames stay continuous, seams too)."""
+
+    def __init__(self, envelope: EnergyEnvelope):
+        self.envelope = envelope
+        self.now: float | None = None       # expected speed at the last heard frame (m/s)
+        self._log_gain = 0.0
+
+    def hear(self, heard: np.ndarray, period: float | None) -> None:
+        """Heard (T, 35) features up to now, beat period in frames (None: unknown)."""
+        speed = heard_speed(self.envelope, heard, period)
+        self.now = speed if np.isfinite(speed) else None
+
+    def gain(self, then: float | None, active: bool = True) -> float:
+        """The next played frame's gain; `then` its expected speed when generated (None: unknown),
+        active False (e.g. during an edit) brings the gain back to 1."""
+        target = 0.0
+        if active and then is not None and self.now is not None and np.isfinite(then):
+            target = float(np.clip(np.log(max(self.now, 1e-3) / max(then, 1e-3)), np.log(MIN_GAIN), np.log(MAX_GAIN)))
+        self._log_gain += (target - self._log_gain) / LATE_SMOOTH
+        return float(np.exp(self._log_gain))
+
+
+def scale_frame(frames: np.ndarray, centre: int, gain: float) -> np.ndarray:
+    """The frame at `centre` of (T, 151) motion around it (at least 3 x REFERENCE_SIGMA frames either
+    side where there are) with its quick motion scaled by `gain`, as `scale_quick_motion` does. -> (151,)"""
+    frames = np.asarray(frames, np.float32)
+    return scale_quick_motion(frames, np.full(len(frames), gain))[centre]
+
+
 __all__ = ["EnergyEnvelope", "EnergyConfig", "ENERGY_CHECKPOINT", "ENERGY_CHANNELS", "speed_target",
-           "joint_speed", "smoothed_speed", "scale_quick_motion", "fade_in_weight", "follow_energy"]
+           "joint_speed", "smoothed_speed", "scale_quick_motion", "fade_in_weight", "follow_energy",
+           "expected_speed", "continue_last_beat", "heard_speed", "LateEnergy", "scale_frame",
+           "HEARD_HISTORY", "LATE_EVERY", "LATE_SMOOTH"]

@@ -26,6 +26,9 @@ FPS = 30
 WINDOW = 150
 MOTION_DIM = 151
 MUSIC_DIM = 35
+# Frames of heard music before a window that its extrapolation may draw on (the last bar heard);
+# training gives its windows the same history (training.corpus.dataset.MUSIC_HISTORY).
+MUSIC_HISTORY = 120
 # Music channel layout (model/music.py): onset envelope, 20 MFCC, 12 chroma, onset peak, beat.
 ONSET_PEAK = 33
 BEAT = 34
@@ -102,6 +105,8 @@ class WindowResult:
     error: str | None = None
     levels: list = field(default_factory=list)
     failed_edit: int | None = None   # index in request.prompts of the edit whose pass raised
+    expected: np.ndarray | None = None   # (150,) the speed (m/s) the window's energy gain aimed at
+                                         # (the engine's late energy correction; None: no envelope)
 
 
 class EditLevelError(Exception):

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from liveedit.core.beats import BeatEmitter, BeatGrid
-from liveedit.core.continuation import (FPS, INITIAL, MOTION_DIM, MUSIC_DIM, SHOWN, STREAMS_DIM, WINDOW,
-                                        WindowRequest, WindowResult, music_window)
+from liveedit.core.continuation import (FPS, INITIAL, MOTION_DIM, MUSIC_DIM, MUSIC_HISTORY, SHOWN, STREAMS_DIM,
+                                        WINDOW, WindowRequest, WindowResult, music_window)
 from liveedit.core.edits import DEFAULT_DEPTH, EditStack
 from liveedit.core.messages import ActiveEdit, Command, Reply
 from liveedit.core.scheduler import Scheduler, SchedulerConfig
@@ -194,10 +194,12 @@ class LiveCore:
             initial = None
             if n_known:
                 known[:n_known] = tl.read(start, start + n_known)
-        # Music: the window's heard frames, extrapolated after the last one. Only frames inside the
-        # window feed the extrapolation, exactly as training does (training/data.py applies
-        # extrapolate_music to a window's own heard prefix), so the model sees what it learnt.
-        h0 = max(self.music.start, start)
+        # Music: the window's heard frames, extrapolated after the last one from the last bar heard,
+        # with up to MUSIC_HISTORY heard frames before the window to draw it from, exactly as
+        # training (training.corpus.dataset) and the long-form evaluation's serve path
+        # (rolling.live_music) do. Live, a window knows frames up to about the playhead, so its own
+        # heard frames are fewer than a beat: from them alone the extrapolation held one frame.
+        h0 = max(self.music.start, min(start, self.music.end) - MUSIC_HISTORY)
         heard = self.music.read(h0, self.music.end) if self.music.end > h0 else np.zeros((0, MUSIC_DIM), np.float32)
         if self.music.end <= h0:
             h0 = self.music.end

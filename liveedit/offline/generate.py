@@ -167,13 +167,15 @@ def load_model(checkpoint: str | None) -> tuple[Any, str]:
 def generate_motion(model: Any, music: np.ndarray, beat_times: np.ndarray, *, steps: int = 10,
                     seed: int | None = 0, music_guidance: float = 2.0, hop: int = rolling.HOP,
                     context: int = rolling.CONTEXT, live_lead: int | None = None,
-                    progress: bool = True) -> np.ndarray:
+                    late_energy: bool = True, progress: bool = True) -> np.ndarray:
     """A seamless dance (T, 151) for music features (T, 35), window by window by continuation.
 
     live_lead: None (offline: every window hears the real music of all its frames), or the frames
     between the audio heard and the end of a window's known frames, as `liveedit serve` has them:
     each window then hears the music only up to `cursor - live_lead` and gets the rest extrapolated
     from the beats heard so far (`rolling.live_music`), exactly what the live engine feeds the model.
+    late_energy: live only, each frame's energy is corrected when it is played by the music heard
+    by then, as `liveedit serve` does (`late_energy_pass`; needs a model with an energy envelope).
     """
     window = int(getattr(model, "window", rolling.WINDOW))
     T = len(music)
@@ -181,6 +183,11 @@ def generate_motion(model: Any, music: np.ndarray, beat_times: np.ndarray, *, st
     total = plan[-1].end  # the last window may run past the song: extrapolated music, cut after
     music_ext = rolling.extend_music(music, total, beat_times, FPS)  # (total, 35)
     buffer = np.zeros((total, 151), np.float32)
+    envelope = getattr(model, "energy", None) if float(getattr(model, "dynamics", 0.0) or 0.0) > 0 else None
+    late = live_lead is not None and late_energy and envelope is not None
+    expected_then = np.zeros(total)   # (total,) per frame: the speed its window's energy gain aimed at
+    if late:
+        from model.dynamics import expected_speed  # noqa: PLC0415
 
     def step(start: int, mus: np.ndarray, known: np.ndarray, mask: np.ndarray) -> np.ndarray:
         # A distinct, reproducible seed per window (same seed + same song = same dance).
@@ -188,12 +195,42 @@ def generate_motion(model: Any, music: np.ndarray, beat_times: np.ndarray, *, st
         if live_lead is not None:
             heard_end = max(0, start + int(mask.sum()) - live_lead)
             mus = rolling.live_music(music, beat_times, heard_end, start, window, FPS)
+        if late:   # the window's new frames replace the earlier ones from its cursor on
+            cursor = start + int(mask.sum())
+            expected_then[cursor:start + window] = expected_speed(envelope, mus)[cursor - start:]
         return np.asarray(model.generate(mus, known=known if mask.any() else None,
                                          known_mask=mask if mask.any() else None, steps=steps,
                                          music_guidance=music_guidance, seed=win_seed), np.float32)
 
     rolling.run(step, music_ext, buffer, plan, desc="generate", progress=progress)
+    if late:
+        buffer[:T] = late_energy_pass(buffer[:T], music, beat_times, expected_then[:T], envelope)
     return buffer[:T]
+
+
+def late_energy_pass(dance: np.ndarray, music: np.ndarray, beat_times: np.ndarray, expected_then: np.ndarray,
+                     envelope: Any) -> np.ndarray:
+    """What `liveedit serve` does to each frame as it plays it (model.dynamics.LateEnergy): its
+    energy corrected from what its window heard to what has been heard by its play time, with the
+    audio heard up to the playhead. dance: (T, 151) as committed, music: (T, 35) the song's
+    features, expected_then: (T,) the speed each frame's window aimed at. -> (T, 151)
+
+    The correction is applied to the committed dance in one go; live, each frame is scaled about
+    the frames committed at the time it is played (the same but for later windows' cross-fades in
+    the next 0.8 s)."""
+    from model.dynamics import LATE_EVERY, LateEnergy, scale_quick_motion  # noqa: PLC0415
+
+    T = len(dance)
+    beats = np.sort(np.asarray(beat_times, np.float64)) * FPS   # beat frames
+    follower = LateEnergy(envelope)
+    gains = np.ones(T)
+    for f in range(T):
+        if f % LATE_EVERY == 0 and f > 0:
+            heard = beats[beats < f]
+            period = float(np.median(np.diff(heard[-8:]))) if len(heard) >= 3 else None
+            follower.hear(music[:f], period)
+        gains[f] = follower.gain(float(expected_then[f]) if expected_then[f] > 0 else None)
+    return scale_quick_motion(dance, gains)
 
 
 def generate_dance(song: str | Path | Song, model: Any, checkpoint_id: str, *, steps: int = 10,

@@ -24,15 +24,13 @@ import numpy as np
 from tqdm import tqdm
 
 from liveedit.core.beats import GridState
-from liveedit.core.continuation import WINDOW, extrapolate_music, music_window, window_plan
+from liveedit.core.continuation import MUSIC_HISTORY, WINDOW, extrapolate_music, music_window, window_plan
 from liveedit.core.scheduler import SchedulerConfig
 from liveedit.core.timeline import Timeline
 
 HOP = SchedulerConfig.hop          # frames between windows (45: 1.5 s at 30 fps)
 CONTEXT = SchedulerConfig.context  # known frames at the start of a window
-# Frames of heard music before a window that its extrapolation may draw on (the last bar heard);
-# training gives its windows the same history (training.corpus.dataset.MUSIC_HISTORY).
-LIVE_HISTORY = 120
+LIVE_HISTORY = MUSIC_HISTORY   # heard music before a window that its extrapolation draws on
 
 
 @dataclass(frozen=True)

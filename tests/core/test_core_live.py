@@ -118,6 +118,27 @@ def test_music_frames_reach_the_window_and_future_is_extrapolated():
     assert req.music[real:].any()
 
 
+
+def test_unheard_music_repeats_the_last_bar_heard_before_the_window_too():
+    """Live, a window's own heard frames are fewer than a beat (its known frames end near the
+    playhead): the extrapolation draws on the bar heard before the window, as training and the
+    long-form evaluation's serve path (rolling.live_music) give it, not on one frame held."""
+    from liveedit.core.continuation import MUSIC_HISTORY, music_window
+
+    core = LiveCore(REST, LiveConfig())
+    feats = np.random.default_rng(0).random((290, 35)).astype(np.float32)   # heard up to frame 290
+    feats[:, 34] = 0.0
+    core.add_music(0, feats)
+    for f in range(296):
+        core.tick(f / 30)
+    req = core.make_request(296 / 30)
+    assert 0 < req.heard < 15                       # under a beat of the window is heard
+    h0 = req.start - MUSIC_HISTORY
+    expected, _ = music_window(feats[h0:], h0, core.grid.state(), req.start, 150, 30)
+    np.testing.assert_allclose(req.music, expected, atol=1e-6)
+    unheard = req.music[req.heard:, :34]
+    assert len(np.unique(unheard[:, 0])) > 5        # the bar heard, not the last frame held
+
 def test_edit_reuses_the_committed_prediction_and_undo_needs_no_model():
     core, played, _ = simulate(6, [0.3])
     now = 6.0
