@@ -9,21 +9,6 @@ from training import eval as ev
 from training.corpus import format as fmt
 
 
-def _load_sibling(name):
-    """The shared helpers of test_eval_harness.py, loaded by path (works with or without packages)."""
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.spec_from_file_location(f"_sibling_{name}", Path(__file__).with_name(f"{name}.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-_h = _load_sibling("test_eval_harness")
-HashTextEncoder, _args, _embed = _h.HashTextEncoder, _h._args, _h._embed
-
-
 def _write_corpus(root, n_train=3, n_test=3):
     chains = ev.synthetic_chains(n_train + n_test, seed=5, frames=180)
     records = []
@@ -64,11 +49,11 @@ def test_corpus_windows_follow_chains_music_offsets_and_flags(tmp_path):
     assert len(limited) == 2 and n2 == 2
 
 
-def test_harness_on_a_corpus_directory_with_the_corpus_measures(tmp_path):
+def test_harness_on_a_corpus_directory_with_the_corpus_measures(tmp_path, evalkit):
     _write_corpus(tmp_path / "corpus")
-    enc = HashTextEncoder()
-    args = _args(tmp_path, synthetic=0, corpus=str(tmp_path / "corpus"), no_alignment=True)
-    res = ev.run(args, dm=DanceModel.tiny_random(seed=0, text_encoder=enc), embed=_embed)
+    enc = evalkit.HashTextEncoder()
+    args = evalkit.args(tmp_path, synthetic=0, corpus=str(tmp_path / "corpus"), no_alignment=True)
+    res = ev.run(args, dm=DanceModel.tiny_random(seed=0, text_encoder=enc), embed=evalkit.embed)
     assert res["meta"]["test_windows"] == 3 and "table3" in res
     assert "arm_span" in res["meta"]["spread"] and "jump_height" in res["meta"]["spread"]  # corpus attributes
     assert all(0.0 <= r["preservation"] <= 1.0 for r in res["table3"][1:])

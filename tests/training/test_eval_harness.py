@@ -1,57 +1,18 @@
 """End to end: the evaluation harness on synthetic chains with a tiny random model."""
-import argparse
-import zlib
 
 import numpy as np
 import pytest
 import torch
 
 from model.pipeline import DanceModel
-from model.text import TextFeatures
 from training import eval as ev
 
 
-class HashTextEncoder:
-    """A deterministic stand-in for the MiniLM encoder: one random token vector per word."""
-
-    def encode(self, prompts, max_tokens=32):
-        tokens = torch.zeros(len(prompts), max_tokens, 384)
-        mask = torch.zeros(len(prompts), max_tokens, dtype=torch.bool)
-        for i, p in enumerate(prompts):
-            for k, w in enumerate(p.split()[:max_tokens]):
-                g = torch.Generator().manual_seed(zlib.crc32(w.encode()))
-                tokens[i, k] = torch.randn(384, generator=g)
-                mask[i, k] = True
-        pooled = torch.nn.functional.normalize(tokens.sum(1), dim=-1)
-        return TextFeatures(tokens=tokens, mask=mask, pooled=pooled)
-
-    def embed(self, prompts):
-        return self.encode(prompts, max_tokens=8).pooled
-
-
-def _embed(prompts):
-    return HashTextEncoder().embed(list(prompts)).numpy()
-
-
-def _args(tmp_path, **kw) -> argparse.Namespace:
-    p = argparse.ArgumentParser()
-    ev.add_arguments(p)
-    argv = ["--synthetic", "4", "--steps", "2", "--batch", "8", "--quiet", "--alignment-seconds", "3",
-            "--out", str(tmp_path / "RESULTS.md"), "--img-dir", str(tmp_path / "img"),
-            "--alignment", str(tmp_path / "alignment.pt"), "--json", str(tmp_path / "r.json"),
-            "--no-branch", str(tmp_path / "missing.pt"), "--threads", "1"]
-    a = p.parse_args(argv)
-    a.argv = argv
-    for k, v in kw.items():
-        setattr(a, k, v)
-    return a
-
-
-def test_harness_end_to_end_writes_all_tables(tmp_path):
-    enc = HashTextEncoder()
+def test_harness_end_to_end_writes_all_tables(tmp_path, evalkit):
+    enc = evalkit.HashTextEncoder()
     dm = DanceModel.tiny_random(seed=0, text_encoder=enc)
     concat = DanceModel.tiny_random(seed=1, text_encoder=enc, edit_mode="concat")
-    res = ev.run(_args(tmp_path), dm=dm, embed=_embed, variant_models={"concat": concat})
+    res = ev.run(evalkit.args(tmp_path), dm=dm, embed=evalkit.embed, variant_models={"concat": concat})
 
     methods = [r["method"] for r in res["table2"]]
     assert methods[0] == "Ground truth" and len(methods) == 7
@@ -106,14 +67,14 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path):
         ev.load_model(tmp_path / "nope.pt")
 
 
-def test_a_model_without_editing_branch_gets_table_2_and_a_note(tmp_path):
+def test_a_model_without_editing_branch_gets_table_2_and_a_note(tmp_path, evalkit):
     from model.motion import Normalizer
     from model.network import DanceEditor, ModelConfig
 
     torch.manual_seed(0)
     net = DanceEditor(ModelConfig(width=32, depth=1, heads=2, music_layers=1), with_editor=False)
-    dm = DanceModel(net, Normalizer.identity(151), HashTextEncoder(), name="stage1-only")
-    res = ev.run(_args(tmp_path, no_alignment=True), dm=dm, embed=_embed)
+    dm = DanceModel(net, Normalizer.identity(151), evalkit.HashTextEncoder(), name="stage1-only")
+    res = ev.run(evalkit.args(tmp_path, no_alignment=True), dm=dm, embed=evalkit.embed)
     assert "table2" in res and "table3" not in res and "table4" not in res
     assert "no editing branch" in (tmp_path / "RESULTS.md").read_text()
 

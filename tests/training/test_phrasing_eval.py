@@ -14,19 +14,6 @@ TOY_TYPES = {"swing the arms wider": "arms_wider", "keep the arms closer to the 
              "bounce deeper": "more_bounce", "bounce less": "less_bounce"}
 
 
-def _load_sibling(name):
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.spec_from_file_location(f"_sibling_{name}", Path(__file__).with_name(f"{name}.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-_h = _load_sibling("test_eval_harness")
-
-
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     """Synthetic chains in the corpus layout, their edits labelled with corpus edit types."""
@@ -126,9 +113,9 @@ def test_user_phrasing_set_loads_with_its_edit_types():
     assert any(c.edit_type == "" and c.expected == {"travel": -1} for c in cases)
 
 
-def test_phrasings_only_report_with_a_tiny_model(corpus, tmp_path):
-    enc = _h.HashTextEncoder()
-    args = _h._args(tmp_path, synthetic=0, corpus=str(corpus), phrasings_only=True, phrasing_windows=1,
+def test_phrasings_only_report_with_a_tiny_model(corpus, tmp_path, evalkit):
+    enc = evalkit.HashTextEncoder()
+    args = evalkit.args(tmp_path, synthetic=0, corpus=str(corpus), phrasings_only=True, phrasing_windows=1,
                     phrasing_splits="test")
     res = ev.run(args, dm=DanceModel.tiny_random(seed=0, text_encoder=enc))
     ph = res["phrasings"]
