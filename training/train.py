@@ -108,6 +108,43 @@ def setup_distributed() -> torch.device:
 # ----------------------------------------------------------------------------- masks and losses
 
 EDIT_T_FOCUS = 0.55  # --edit-low-noise: that share of stage-2 noise levels is drawn below this point
+OWN_PREFIX_MAX_T = 0.5  # --own-prefix: the prefix is the network's guess from the window noised up to here
+SEAM_BLEND_FRAMES = 15  # --own-prefix: frames after the prefix over which the target returns to the data
+
+
+@torch.no_grad()
+def own_output_prefix(model, target_n: torch.Tensor, music: torch.Tensor, mask: torch.Tensor,
+                      schedule: CosineSchedule, gen: torch.Generator, prob: float) -> torch.Tensor:
+    """Targets whose known prefix is the network's own output, for a share `prob` of the windows
+    that continue a prefix; the others are returned as they are. (B, T, 151) -> (B, T, 151).
+
+    In the rolling path every window continues frames the model made itself, never the data; a
+    model trained on data prefixes alone takes its own small errors (a slightly lower pelvis, knees
+    a little more bent) as given and builds on them, and over a song the dancer sinks into a crouch.
+    Here the prefix is the network's one-call guess of the window from the data noised part way
+    (its errors are the model's own kind, from none at low noise to a re-drawn pose at high noise),
+    and the target after it returns from the guess to the data over SEAM_BLEND_FRAMES with a
+    cosine fade, so the network learns to pull a drifting prefix back without a jump at the seam.
+    """
+    B, T, _ = target_n.shape
+    dev = target_n.device
+    n_known = torch.argmin(mask.to(torch.uint8), dim=1)                    # (B,) first unknown frame
+    prefix = mask[:, 0] & (mask.sum(1) == n_known)                         # known frames only before it
+    pick = prefix & (torch.rand(B, generator=gen, device=dev) < prob)      # (B,)
+    if not bool(pick.any()):
+        return target_n
+    x0, m, n_known = target_n[pick], mask[pick], n_known[pick]             # (b, T, C), (b, T), (b,)
+    t = (torch.rand(len(x0), generator=gen, device=dev) * OWN_PREFIX_MAX_T * schedule.steps).long()
+    x_t = schedule.q_sample(x0, t, torch.randn(x0.shape, generator=gen, device=dev))
+    guess = model(x_t, t, music[pick], x0, torch.zeros_like(m)).float()     # (b, T, C): no known frames
+    last = (n_known - 1).clamp(min=0)[:, None, None].expand(-1, 1, x0.shape[2])
+    offset = guess.gather(1, last) - x0.gather(1, last)                     # (b, 1, C) at the seam
+    after = torch.arange(T, device=dev)[None, :] - n_known[:, None]         # (b, T) frames past the seam
+    ramp = 0.5 * (1 + torch.cos(math.pi * (after + 1).clamp(0, SEAM_BLEND_FRAMES + 1) / (SEAM_BLEND_FRAMES + 1)))
+    returned = x0 + offset * ramp[..., None]                                # (b, T, C)
+    out = target_n.clone()
+    out[pick] = torch.where(m[..., None], guess, returned)
+    return out
 
 
 def edit_weights(target_n: torch.Tensor, current_n: torch.Tensor, emphasis: float) -> torch.Tensor:
@@ -285,7 +322,7 @@ def train_stage(stage: int, net: DanceEditor, data, normalizer: Normalizer, pres
             g["lr"] = lr_at(step, steps, base_lr, preset.warmup)
         batch = on_device(to_device(next(batches), device), gen)
         losses = optimise(model, batch, normalizer, schedule, gen, stage, opt, params, args.bf16,
-                          args.edit_emphasis, args.edit_low_noise)
+                          args.edit_emphasis, args.edit_low_noise, args.own_prefix)
         ema.update(trained, step)
         for k, v in losses.items():
             running[k] = running.get(k, 0.0) + v.detach().float()
@@ -319,11 +356,12 @@ def train_stage(stage: int, net: DanceEditor, data, normalizer: Normalizer, pres
 
 def optimise(model, batch: dict, normalizer: Normalizer, schedule: CosineSchedule, gen: torch.Generator,
              stage: int, opt: torch.optim.Optimizer, params: list, bf16: bool, edit_emphasis: float = 0.0,
-             edit_low_noise: float = 0.0) -> dict[str, torch.Tensor]:
+             edit_low_noise: float = 0.0, own_prefix: float = 0.0) -> dict[str, torch.Tensor]:
     """One optimiser step on a prepared batch already on the device (training and `liveedit bench
     train` alike); returns the loss terms, still on the device."""
     with autocast(batch["target"].device, bf16):
-        losses = compute_losses(model, batch, normalizer, schedule, gen, stage, edit_emphasis, edit_low_noise)
+        losses = compute_losses(model, batch, normalizer, schedule, gen, stage, edit_emphasis, edit_low_noise,
+                                own_prefix)
     opt.zero_grad(set_to_none=True)
     losses["loss"].backward()
     torch.nn.utils.clip_grad_norm_(params, 1.0, foreach=True)
@@ -347,7 +385,7 @@ def autocast(device: torch.device, bf16: bool):
 
 def compute_losses(model, batch: dict, normalizer: Normalizer, schedule: CosineSchedule,
                    gen: torch.Generator, stage: int, edit_emphasis: float = 0.0,
-                   edit_low_noise: float = 0.0) -> dict[str, torch.Tensor]:
+                   edit_low_noise: float = 0.0, own_prefix: float = 0.0) -> dict[str, torch.Tensor]:
     """The training loss of one prepared batch (training.data.on_device, on the model's device);
     the noise level, the noise and the music/text dropouts are drawn here with `gen` (a generator on
     that device). The validation loss is always the unweighted one."""
@@ -363,6 +401,8 @@ def compute_losses(model, batch: dict, normalizer: Normalizer, schedule: CosineS
     edit, weights, drop_music = None, None, None
     if stage == 1:
         drop_music = torch.rand(B, generator=gen, device=device) < 0.1
+        if own_prefix > 0:
+            target = own_output_prefix(model, target, batch["music"], batch["mask"], schedule, gen, own_prefix)
     else:
         current = normalizer.normalize(batch["current"])
         initial = normalizer.normalize(batch["initial"])
@@ -544,6 +584,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--edit-low-noise", type=float, default=0.0, metavar="P",
                    help=f"stage 2: draw this share of noise levels below {EDIT_T_FOCUS * 100:.0f}%% of the schedule, "
                         "for partial re-draw edits (0 = uniform, the shipped model)")
+    p.add_argument("--own-prefix", type=float, default=0.0, metavar="P",
+                   help="stage 1: for this share of the windows that continue a prefix, the prefix is the "
+                        "network's own output and the target returns from it to the data (against the "
+                        "dance sinking over successive windows; training.train.own_output_prefix)")
     p.add_argument("--phrasing-mix", type=float, default=0.0, metavar="P",
                    help="stage 2: replace this share of training prompts by a generated phrasing of the same edit "
                         "(training/corpus/phrasings.py: synonyms, intensifiers, negated opposites; 0 = corpus text only, "

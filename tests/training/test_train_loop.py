@@ -14,7 +14,15 @@ from model.diffusion import CosineSchedule
 from model.motion import Normalizer
 from model.network import DanceEditor, ModelConfig
 from training import data as tdata
-from training.train import EMA, PRESETS, TrainingForward, batch_stream, compute_losses
+from training.train import (
+    EMA,
+    PRESETS,
+    SEAM_BLEND_FRAMES,
+    TrainingForward,
+    batch_stream,
+    compute_losses,
+    own_output_prefix,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(1200)
@@ -81,6 +89,39 @@ def test_device_draws_follow_the_objective(tiny_corpus):
     seen["t"].clear()
     compute_losses(Spy(), big, normalizer, schedule, torch.Generator().manual_seed(0), stage=1)
     assert torch.equal(seen["t"][0], t[:256].long())
+
+
+def test_own_prefix_targets_keep_the_guess_and_return_to_the_data_without_a_jump():
+    """--own-prefix: the prefix becomes the network's guess, the frames after it start from the guess
+    and fade back to the data over SEAM_BLEND_FRAMES; fresh windows and spans stay data."""
+    B, T, C = 64, 150, 151
+    target = torch.randn(B, T, C)
+    mask = torch.zeros(B, T, dtype=torch.bool)
+    mask[:48, :16] = True                         # continuation prefixes
+    mask[48:56] = True                            # an offline span edit
+    mask[48:56, 60:100] = False
+    shift = torch.linspace(0.5, 1.5, C)           # the "network" is off by a per-channel shift
+    calls = []
+
+    class Shifted(torch.nn.Module):
+        def forward(self, x_t, t, music, known, mask_in, drop_music=None, edit=None):
+            calls.append(mask_in)
+            return known + shift
+
+    out = own_output_prefix(Shifted(), target, torch.zeros(B, T, 35), mask, CosineSchedule(),
+                            torch.Generator().manual_seed(0), prob=0.5)
+    assert not calls[0].any()                     # the guess is made without known frames
+    changed = (out != target).any(-1).any(-1)     # (B,)
+    assert not changed[48:].any()                 # only prefix windows are touched
+    assert 12 < int(changed[:48].sum()) < 36      # about half of them
+    w = out[changed]
+    data = target[changed]
+    assert torch.allclose(w[:, :16], data[:, :16] + shift)             # the prefix is the guess
+    step_at_seam = (w[:, 16] - w[:, 15]) - (data[:, 16] - data[:, 15])  # vs the data's own step
+    assert step_at_seam.abs().max() < 0.05 * shift.max()               # no jump at the seam
+    assert torch.equal(w[:, 16 + SEAM_BLEND_FRAMES:], data[:, 16 + SEAM_BLEND_FRAMES:])  # then the data
+    mid = (w[:, 16 + SEAM_BLEND_FRAMES // 2] - data[:, 16 + SEAM_BLEND_FRAMES // 2]) / shift
+    assert ((mid > 0.3) & (mid < 0.7)).all()                           # half way back half way through
 
 
 def test_text_table_is_kept_and_read_back_without_the_encoder(tmp_path, monkeypatch):
