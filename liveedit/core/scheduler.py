@@ -53,6 +53,7 @@ class Scheduler:
         self.cfg = config or SchedulerConfig()
         self._latency = {k: self.cfg.initial_latency_s for k in ("window", "edit", "refine")}
         self._refine_version: int | None = None   # edit state whose preview is on screen
+        self._measured: set[str] = set()          # kinds with a measured compute time
         self._last_frame: int | None = None
         self._last_version: int = 0
         self._last_beat = -math.inf
@@ -78,8 +79,14 @@ class Scheduler:
         return int(math.ceil(self._latency[_kind(reason)] * self.cfg.fps)) + self.cfg.margin
 
     def note_compute(self, seconds: float, reason: str = "hop") -> None:
-        """Record a window's compute time (the estimate follows rises quickly, falls slowly)."""
+        """Record a window's compute time (the estimate follows rises quickly, falls slowly). The
+        first measurement of a kind replaces the initial guess: falling slowly from it, the lead of
+        a 0.1 s preview still held 0.2 s more after a dozen edits."""
         kind = _kind(reason)
+        if kind not in self._measured:
+            self._measured.add(kind)
+            self._latency[kind] = seconds
+            return
         cur = self._latency[kind]
         a = 0.5 if seconds > cur else 0.1
         self._latency[kind] = (1 - a) * cur + a * seconds

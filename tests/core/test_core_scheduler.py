@@ -56,10 +56,14 @@ def test_plan_puts_known_frames_up_to_the_expected_commit_point():
 
 def test_latency_estimate_rises_fast_and_falls_slowly():
     s = Scheduler(SchedulerConfig(initial_latency_s=0.2))
+    s.note_compute(0.2)                 # the first measurement replaces the guess
+    assert s.latency_s == 0.2
     s.note_compute(1.0)
     assert s.latency_s == 0.6
     s.note_compute(0.0)
     assert abs(s.latency_s - 0.54) < 1e-9
+    s.note_compute(0.05, "edit")
+    assert s.edit_latency_s == 0.05 and s.latency_s == 0.54
 
 
 def test_refine_follows_a_preview_unless_the_stack_changed():
