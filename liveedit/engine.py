@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 FPS = 30
 AUDIO_RATE = 15360
+EDIT_KINDS = ("edit", "undo", "reset", "strength")   # commands that change the edited motion
 
 
 class FrameSink(Protocol):
@@ -278,6 +279,9 @@ class Engine:
             reply = Reply(True, "status", self.status())
         else:
             reply = self.core.handle(cmd, now)
+            if reply.ok and cmd.kind in EDIT_KINDS and self.started:
+                # Ask for the edited window now rather than at the next frame tick (up to 33 ms).
+                self._poll_windows(now)
         self._log_command(cmd, reply, now)
         for sink in self.sinks:
             rec = getattr(sink, "record_command", None)

@@ -390,22 +390,32 @@ class CrossModalityEditingModule(nn.Module):
         self.pool = nn.AdaptiveMaxPool1d(1)
         self.scale = d ** -0.5
 
-    def weights(self, f_cur: torch.Tensor, f_init: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
-        """(sigma, 1 - sigma) per token: (B, N, 2), each row sums to 1."""
+    def _pooled(self, f: torch.Tensor, tq: torch.Tensor) -> torch.Tensor:
+        """Max over text slots of the temporal correlation of motion features f (B, N, D) with the
+        projected text slots tq (B, N, D): (B, N)."""
+        m = torch.einsum("bnd,bmd->bnm", self.proj_motion(f), tq) * self.scale     # (B, N, N)
+        b, n, _ = m.shape
+        return self.pool(m.reshape(b * n, 1, n)).reshape(b, n)
+
+    def prepare(self, f_init: torch.Tensor, slots: torch.Tensor) -> dict:
+        """The sampler-step-invariant half of `weights`: projected text slots and the pooled M_init."""
         tq = self.proj_text(slots)                                                # (B, N, D)
-        m_edit = torch.einsum("bnd,bmd->bnm", self.proj_motion(f_cur), tq) * self.scale  # (B, N, N)
-        m_init = torch.einsum("bnd,bmd->bnm", self.proj_motion(f_init), tq) * self.scale
-        b, n, _ = m_edit.shape
-        a_edit = self.pool(m_edit.reshape(b * n, 1, n)).reshape(b, n)            # (B, N)
-        a_init = self.pool(m_init.reshape(b * n, 1, n)).reshape(b, n)
-        return torch.softmax(torch.stack([a_edit, a_init], dim=-1), dim=-1)
+        return {"tq": tq, "a_init": self._pooled(f_init, tq)}
+
+    def weights(self, f_cur: torch.Tensor, f_init: torch.Tensor, slots: torch.Tensor,
+                static: dict | None = None) -> torch.Tensor:
+        """(sigma, 1 - sigma) per token: (B, N, 2), each row sums to 1. static: `prepare`'s result
+        for these f_init and slots (computed here when None)."""
+        static = static or self.prepare(f_init, slots)
+        a_edit = self._pooled(f_cur, static["tq"])                               # (B, N)
+        return torch.softmax(torch.stack([a_edit, static["a_init"]], dim=-1), dim=-1)
 
     def forward(self, h: torch.Tensor, f_init: torch.Tensor, slots: torch.Tensor, query: torch.Tensor,
-                return_weights: bool = False):
+                return_weights: bool = False, static: dict | None = None):
         """h: current motion features (B, N, D); f_init: initial-motion features (B, N, D);
-        slots: text slots (B, N, D); query: timestep + music (B, N, D)."""
+        slots: text slots (B, N, D); query: timestep + music (B, N, D); static: `prepare(f_init, slots)`."""
         f_cur = h + self.attn(self.norm_q(query), self.norm_kv(h))
-        w = self.weights(f_cur, f_init, slots)
+        w = self.weights(f_cur, f_init, slots, static)
         sigma = w[..., :1]                                                        # (B, N, 1)
         f_fusion = sigma * f_init + (1 - sigma) * f_cur
         out = adain(f_cur, f_fusion)
@@ -419,9 +429,22 @@ class ConcatFusion(nn.Module):
         super().__init__()
         self.proj = nn.Linear(3 * cfg.width, cfg.width)
 
-    def forward(self, h, f_init, slots, query, return_weights: bool = False):
+    def prepare(self, f_init: torch.Tensor, slots: torch.Tensor) -> None:
+        return None
+
+    def forward(self, h, f_init, slots, query, return_weights: bool = False, static=None):
         out = h + self.proj(torch.cat([h, f_init, slots], dim=-1))
         return (out, None) if return_weights else out
+
+
+@dataclass
+class EditStatic:
+    """The editing branch's per-window constants (EditingBranch.prepare), reused at every step."""
+
+    hint: torch.Tensor                        # (B, N, D) the dance being edited, through the zero join
+    f_init: list[torch.Tensor]                # depth x (B, N, D) initial-prediction features per block
+    text: list[torch.Tensor] | None           # depth x (B, N, D) injected text slots per block
+    fusion: list[dict | None]                 # per block: CEM's projected text and pooled M_init
 
 
 class EditingBranch(nn.Module):
@@ -449,23 +472,36 @@ class EditingBranch(nn.Module):
         self.zero_out = nn.ModuleList(zero_linear(d, d) for _ in range(cfg.depth))
         self.text_in = nn.ModuleList(zero_linear(d, d) for _ in range(cfg.depth)) if cfg.text_injection else None
 
+    def prepare(self, current: torch.Tensor, initial: torch.Tensor, slots: torch.Tensor) -> "EditStatic":
+        """Everything that depends only on the dance being edited, the initial prediction and the text:
+        computed once per window and reused at every sampler step (exactly what `forward` would
+        compute each step). current, initial: (B, T, 151); slots: (B, N, D)."""
+        p = self.cfg.frames_per_token
+        hint = self.hint_zero(self.hint_embed(patchify(current, p)))                # (B, N, D)
+        f_init_base = self.init_embed(patchify(initial, p)) + self.pos              # (B, N, D)
+        f_init = [proj(f_init_base) for proj in self.init_proj]                     # depth x (B, N, D)
+        text = [inj(slots) for inj in self.text_in] if self.text_in is not None else None
+        fusion = [f.prepare(fi, slots) for f, fi in zip(self.fusions, f_init)]
+        return EditStatic(hint=hint, f_init=f_init, text=text, fusion=fusion)
+
     def forward(self, x_t: torch.Tensor, t_emb: torch.Tensor, cond: Conditioning, known: torch.Tensor,
                 mask: torch.Tensor, current: torch.Tensor, initial: torch.Tensor, slots: torch.Tensor,
-                return_weights: bool = False):
-        """Per-block control residuals for the frozen branch: list of depth x (B, N, D)."""
+                return_weights: bool = False, static: "EditStatic | None" = None):
+        """Per-block control residuals for the frozen branch: list of depth x (B, N, D).
+        static: `prepare(current, initial, slots)` when the caller keeps it across sampler steps."""
+        st = static if static is not None else self.prepare(current, initial, slots)
         p = self.cfg.frames_per_token
         m = mask.to(x_t.dtype)[..., None]
         h = self.input_embed(patchify(torch.cat([x_t, known * m, m], dim=-1), p)) + self.pos + cond.aligned
-        h = h + self.hint_zero(self.hint_embed(patchify(current, p)))
-        f_init_base = self.init_embed(patchify(initial, p)) + self.pos              # (B, N, D)
+        h = h + st.hint
         c = t_emb + cond.music_summary                                              # (B, D)
         query = cond.memory + t_emb[:, None]                                        # timestep + music, (B, N, D)
         controls, weights = [], []
         for k, block in enumerate(self.blocks):
-            if self.text_in is not None:
-                h = h + self.text_in[k](slots)                                      # text slots, (B, N, D)
+            if st.text is not None:
+                h = h + st.text[k]                                                  # text slots, (B, N, D)
             h = block(h, c, cond.memory)
-            h, w = self.fusions[k](h, self.init_proj[k](f_init_base), slots, query, return_weights=True)
+            h, w = self.fusions[k](h, st.f_init[k], slots, query, return_weights=True, static=st.fusion[k])
             weights.append(w)
             controls.append(self.zero_out[k](h))
         return (controls, weights) if return_weights else controls
@@ -523,12 +559,14 @@ class DanceEditor(nn.Module):
         return self.generation.condition(music, drop_music)
 
     def edit_context(self, edit: EditInputs) -> dict:
-        """Per-window edit conditioning reused across sampler steps (text slots, projected text)."""
+        """Per-window edit conditioning reused across sampler steps: the text slots and the editing
+        branch's step-invariant constants (EditingBranch.prepare)."""
         assert self.editor is not None, "this model has no editing branch"
         if isinstance(self.editor, TextConcatEditor):
             tok, mask = self.editor.text_slots.tokens(edit.text, edit.text_mask, edit.drop_text)
             return {"tokens": tok, "mask": mask}
-        return {"slots": self.editor.text_slots(edit.text, edit.text_mask, edit.drop_text)}
+        slots = self.editor.text_slots(edit.text, edit.text_mask, edit.drop_text)
+        return {"slots": slots, "static": self.editor.prepare(edit.current, edit.initial, slots)}
 
     def denoise(self, x_t: torch.Tensor, t: torch.Tensor, cond: Conditioning, known: torch.Tensor,
                 mask: torch.Tensor, edit: EditInputs | None = None, edit_ctx: dict | None = None) -> torch.Tensor:
@@ -543,7 +581,8 @@ class DanceEditor(nn.Module):
             hint = self.editor.hint_zero(self.editor.hint_embed(patchify(edit.current, self.cfg.frames_per_token)))
             return net(x_t, t, cond2, known, mask, input_residual=hint)
         t_emb = self.generation.embed_time(t)
-        controls = self.editor(x_t, t_emb, cond, known, mask, edit.current, edit.initial, edit_ctx["slots"])
+        controls = self.editor(x_t, t_emb, cond, known, mask, edit.current, edit.initial, edit_ctx["slots"],
+                               static=edit_ctx.get("static"))
         return self.generation(x_t, t, cond, known, mask, control=controls)
 
     def editor_parameters(self):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Sequence
 
 import numpy as np
 from scipy.interpolate import CubicSpline
@@ -47,6 +47,10 @@ GENERATE_SAMPLING = SAMPLERS["dpm2"]
 # sharper accelerations (seam-spike ratio 9.5 / 8.9 -> 12.2 / 11.9; docs/MODEL.md).
 BEAT_PULSE = 0.4
 EDIT_SAMPLING = SAMPLERS["ddim"]
+
+# How `edit_stack` composes several stacked edits into one sampler pass (see there).
+STACK_COMPOSITIONS = ("tokens", "guidance")
+STACK_COMPOSE = "tokens"
 
 
 def describe_sampling(model, which: str = "generate_sampling") -> str:
@@ -321,6 +325,71 @@ class DanceModel:
                                      known=known_n, known_mask=mask, generator=self._generator(seed),
                                      init=cur_n, strength=redraw, order=self.edit_sampling.order,
                                      spacing=self.edit_sampling.spacing)
+        out = self._finish(x0, known, known_mask, mu)
+        return out[0] if single else out
+
+    @torch.no_grad()
+    def edit_stack(self, music, initial, prompts: Sequence[str] | Sequence[Sequence[str]], known=None,
+                   known_mask=None, steps: int = 10, text_guidance: float = 2.0, seed: int | None = None,
+                   compose: str = STACK_COMPOSE) -> np.ndarray:
+        """Several stacked edits of one window (or a batch) in ONE sampler pass, from `initial`.
+
+        The paper's iterations run one editing pass per edit, each on the previous one's output, so
+        a window with K edits costs K passes. Here all K prompts condition a single pass:
+          "tokens":   the prompts' token features side by side as one text (B, K*L, 384); the text
+                      slots attend over all of them, so each part of the window picks its words.
+                      Costs one edit.
+          "guidance": one conditional row per prompt and one shared null-text row; the guided x0 is
+                      u + s * sum_k (c_k - u) (classifier-free guidance composed as a conjunction,
+                      Liu et al. 2022). Costs K + 1 rows instead of 2.
+        prompts: K strings (the same for every window of the batch) or B sequences of K strings.
+        initial, known: (150, 151) or (B, 150, 151) un-normalised. -> (150, 151) or (B, 150, 151).
+        """
+        if not self.can_edit:
+            raise RuntimeError(f"{self.name} has no editing branch (stage 2 was not trained)")
+        mu, single = self._check_music(music)
+        B = mu.shape[0]
+        per_window = [list(prompts)] * B if prompts and isinstance(prompts[0], str) else [list(p) for p in prompts]
+        K = len(per_window[0]) if per_window else 0
+        if len(per_window) != B or K == 0 or any(len(p) != K for p in per_window):
+            raise ValueError("edit_stack needs the same number (>= 1) of prompts for every window")
+        if any(not p or not p.strip() for ps in per_window for p in ps):
+            raise ValueError("edit prompt is empty")
+        if compose not in STACK_COMPOSITIONS:
+            raise ValueError(f"compose must be one of {STACK_COMPOSITIONS}, got {compose!r}")
+        init, _ = _as_batch(initial, 3)
+        if init.shape[0] != B:
+            raise ValueError("music and initial must have the same batch size")
+        known_n, mask = self._known(known, known_mask, B)
+        init_n = self.normalizer.normalize(init)
+        text, text_mask = self.encode_text([p for ps in per_window for p in ps])   # (B*K, L, 384), (B*K, L)
+        L = text.shape[1]
+        with self._lock:
+            net = self.net
+            if compose == "tokens":
+                text, text_mask = text.reshape(B, K * L, -1), text_mask.reshape(B, K * L)
+                rows, k_rows = 2, 1
+            else:   # rows: K conditionals per window, window-major, then one null row per window
+                rows, k_rows = K + 1, K
+            def rep(x):   # (B, ...) -> (rows * B, ...): conditionals, then the null rows
+                return torch.cat([x.repeat_interleave(k_rows, 0), x]) if rows > 1 else x
+            drop = torch.cat([torch.zeros(B * k_rows, dtype=torch.bool), torch.ones(B, dtype=torch.bool)])
+            null_text = torch.cat([text, text[::k_rows]])      # dropped rows' text is replaced by the null token
+            null_mask = torch.cat([text_mask, text_mask[::k_rows]])
+            edit = EditInputs(current=rep(init_n), initial=rep(init_n), text=null_text, text_mask=null_mask,
+                              drop_text=drop)
+            cond = net.condition(rep(mu))
+            ctx = net.edit_context(edit)
+            known2, mask2 = rep(known_n), rep(mask)
+
+            def denoise(x, t):
+                x0 = net.denoise(rep(x), rep(t), cond, known2, mask2, edit=edit, edit_ctx=ctx)
+                c, u = x0[: B * k_rows].reshape(B, k_rows, *x0.shape[1:]), x0[B * k_rows:]   # (B, k, T, C), (B, T, C)
+                return u + text_guidance * (c - u[:, None]).sum(dim=1)
+
+            x0 = self.sampler.sample(denoise, (B, self.window, self.cfg.motion_dim), steps=steps,
+                                     known=known_n, known_mask=mask, generator=self._generator(seed),
+                                     order=self.edit_sampling.order, spacing=self.edit_sampling.spacing)
         out = self._finish(x0, known, known_mask, mu)
         return out[0] if single else out
 

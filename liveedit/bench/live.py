@@ -14,6 +14,9 @@ All on this machine, in one run, printed as a table with the goals next to them:
              while the engine dances to the demo song with the real model;
   * latency: edit latency from the OSC send to the WebSocket arrival of the first frame computed with
              the edit (p50/p95; the cross-fade into the edited motion completes 8 frames later);
+  * beat edits: an edit on every beat for a while (the stack fills to 3 and stays there): frame
+             jitter at the engine and the WebSocket client, and the latency of each edit from its
+             arrival to the WebSocket arrival of its first frame;
   * clients: WebSocket clients (in a separate process) that each receive >= 95% of the frames with
              no gap over 250 ms.
 """
@@ -31,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-GOALS = {"jitter_p99_ms": 5.0, "edit_p95_ms": 300.0, "clients": 100}
+GOALS = {"jitter_p99_ms": 5.0, "edit_p95_ms": 250.0, "stack_ratio": 1.5, "clients": 100}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -45,6 +48,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--song-seconds", type=float, default=30.0)
     p.add_argument("--seconds", type=float, default=20.0, help="engine run time for the jitter measure")
     p.add_argument("--edits", type=int, default=12, help="edits sent for the latency measure")
+    p.add_argument("--beat-edit-seconds", type=float, default=12.0,
+                   help="then an edit on every beat for this long (jitter and latency under edits; 0: skip)")
     p.add_argument("--clients", default="50,100,200", help="WebSocket client counts to try, comma separated")
     p.add_argument("--checkpoint", default=None, help="model checkpoint (default: the shipped one)")
     p.add_argument("--random-model", action="store_true", help="use the tiny random model")
@@ -191,6 +196,33 @@ def bench_windows(model, steps: int, repeats: int = 5) -> dict:
         med = statistics.median(times)
         out[n_edits] = {"ms": med * 1000, "rtf": 5.0 / med}
         print(f"  window with {n_edits} edit(s): {med * 1000:7.1f} ms  ({5.0 / med:5.1f} s of dance per s)", flush=True)
+    if can_edit:
+        out["live"] = bench_live_edit_windows(model, steps, known, repeats)
+    return out
+
+
+def bench_live_edit_windows(model, steps: int, known: np.ndarray, repeats: int = 5) -> dict:
+    """Edit windows as the engine runs them: the committed prediction is reused, so only editing
+    passes run; an edit's preview (liveedit.core.live.PREVIEW_STEPS), its refine, and 3 stacked edits."""
+    from liveedit.core.continuation import WindowRequest, run_window  # noqa: PLC0415
+    from liveedit.core.live import PREVIEW_STEPS  # noqa: PLC0415
+
+    rng = np.random.default_rng(1)
+    rows = {"preview": (1, min(PREVIEW_STEPS, steps)), "1 edit": (1, steps), "3 edits": (3, steps)}
+    out = {}
+    for name, (n_edits, n_steps) in rows.items():
+        prompts = tuple(["swing arms wider", "jump higher", "lean back"][:n_edits])
+        times = []
+        for r in range(repeats + 1):
+            req = WindowRequest(id=r, start=0, n_known=16, music=rng.random((150, 35)).astype(np.float32),
+                                known=known, known_initial=known, prompts=prompts, strength=2.0, steps=n_steps,
+                                edits_version=0, reason="bench", created=0.0, seed=r, initial=known)
+            t0 = time.perf_counter()
+            run_window(model, req)
+            if r:
+                times.append(time.perf_counter() - t0)
+        out[name] = statistics.median(times) * 1000
+        print(f"  live edit window, {name} ({n_steps} steps, prediction reused): {out[name]:7.1f} ms", flush=True)
     return out
 
 
@@ -279,6 +311,8 @@ async def _engine_run(model, args) -> dict:
                 await asyncio.sleep(1.0)
                 transport.sendto(build_message("/undo", []))
                 await asyncio.sleep(1.0)
+            beat = await _beat_edits(engine, transport, build_message, recv, sink, ws_times, args) \
+                if n_edits and args.beat_edit_seconds > 0 else None
             status = engine.status()
             task.cancel()
     finally:
@@ -290,7 +324,36 @@ async def _engine_run(model, args) -> dict:
             "edit_ms": {"p50": float(np.percentile(lat, 50)) if lat.size else math.nan,
                         "p95": float(np.percentile(lat, 95)) if lat.size else math.nan,
                         "n": int(lat.size), "missing": missing},
-            "held_frames": status["held_frames"], "window_ms": status["window_ms"]}
+            "beat_edits": beat, "held_frames": status["held_frames"], "window_ms": status["window_ms"]}
+
+
+async def _beat_edits(engine, transport, build_message, recv: dict, sink, ws_times: list, args) -> dict:
+    """An edit on every beat for args.beat_edit_seconds: jitter while edits arrive, and each edit's
+    latency from its arrival (the engine's stamp) to the WebSocket arrival of its first frame.
+    Edits overtaken by the next one before any window showed them count as superseded."""
+    prompts = ["swing arms wider", "raise both arms", "jump higher", "lean back", "turn left", "bounce more"]
+    sink.t.clear()
+    ws_times.clear()
+    seen = len(engine.core.edit_commits)
+    t_end = time.perf_counter() + args.beat_edit_seconds
+    sent = 0
+    while time.perf_counter() < t_end:
+        transport.sendto(build_message("/edit", [prompts[sent % len(prompts)]]))
+        sent += 1
+        await asyncio.sleep(60.0 / max(engine.grid.bpm, 30.0))
+    await asyncio.sleep(1.0)
+    jit_engine, jit_ws = _jitter(sink.t), _jitter(ws_times)
+    lat = []
+    for _version, first, received in list(engine.core.edit_commits)[seen:]:
+        if first in recv:
+            lat.append(engine.from_perf(recv[first]) - received)
+    transport.sendto(build_message("/reset", []))
+    await asyncio.sleep(0.5)
+    lat_ms = np.asarray(lat) * 1000
+    return {"jitter_engine": jit_engine, "jitter_ws": jit_ws, "sent": sent, "shown": int(lat_ms.size),
+            "edit_ms": {"p50": float(np.percentile(lat_ms, 50)) if lat_ms.size else math.nan,
+                        "p95": float(np.percentile(lat_ms, 95)) if lat_ms.size else math.nan},
+            "bpm": float(engine.grid.bpm)}
 
 
 # ------------------------------------------------------------------------------------------- clients
@@ -411,7 +474,12 @@ def run(args) -> int:
     if "windows" in report:
         w = report["windows"]
         print("window compute             " + "   ".join(f"{k} edits {v['ms']:.0f} ms ({v['rtf']:.1f}x real time)"
-                                                       for k, v in w.items()))
+                                                       for k, v in w.items() if k != "live"))
+        if "live" in w:
+            lv = w["live"]
+            print(f"live edit windows          preview {lv['preview']:.0f} ms, 1 edit {lv['1 edit']:.0f} ms, "
+                  f"3 stacked edits {lv['3 edits']:.0f} ms ({lv['3 edits'] / lv['1 edit']:.2f}x one edit; "
+                  f"goal <= {GOALS['stack_ratio']:g}x)")
     if "engine" in report:
         e = report["engine"]
         je, jw = e["jitter_engine"], e["jitter_ws"]
@@ -424,6 +492,12 @@ def run(args) -> int:
         else:
             print(f"edit latency OSC->WS       p50 {em['p50']:.0f} ms  p95 {em['p95']:.0f} ms  (n={em['n']}, "
                   f"missing {em['missing']}; goal p95 <= {GOALS['edit_p95_ms']:g} ms)")
+        be = e.get("beat_edits")
+        if be:
+            print(f"edits on every beat        {be['sent']} sent at {be['bpm']:.0f} BPM, {be['shown']} shown "
+                  f"(the rest overtaken), latency p50 {be['edit_ms']['p50']:.0f} ms p95 {be['edit_ms']['p95']:.0f} ms")
+            print(f"  frame jitter             engine p99 {be['jitter_engine']['p99_ms']:.2f} ms, WS client p99 "
+                  f"{be['jitter_ws']['p99_ms']:.2f} ms (goal p99 <= {GOALS['jitter_p99_ms']:g} ms)")
         print(f"held frames (windows late) {e['held_frames']}")
     if "clients" in report:
         c = report["clients"]

@@ -132,7 +132,8 @@ def run_window(model: ModelLike, req: WindowRequest, music_guidance: float = 2.0
 
     initial = generate(music, known = the initial stream), then each active edit in order edits the
     previous level with `initial` as reference and the shown stream as known frames, so an edited
-    stream continues itself seamlessly. The initial stream always continues itself: with no edits
+    stream continues itself seamlessly. A model with `edit_stack` takes several active edits in one
+    composed pass instead (docs/MODEL.md, "Fast edits"). The initial stream always continues itself: with no edits
     it is what is shown; after an /undo or an expiry the shown stream returns to it (the timeline
     cross-fades the seam), so the unedited dance comes back at once instead of lingering.
     """
@@ -145,6 +146,16 @@ def run_window(model: ModelLike, req: WindowRequest, music_guidance: float = 2.0
         initial = model.generate(req.music, known=req.known_initial if mask is not None else None,
                                  known_mask=mask, steps=req.steps, music_guidance=music_guidance, seed=req.seed)
     current = initial
+    compose = getattr(model, "edit_stack", None)
+    if len(req.prompts) > 1 and callable(compose):
+        # Stacked edits in one pass (DanceModel.edit_stack): a window costs about one edit, however
+        # many are active. A failure is blamed on the newest edit: the others passed before it came.
+        try:
+            shown = compose(req.music, initial, list(req.prompts), known=req.known if mask is not None else None,
+                            known_mask=mask, steps=req.steps, text_guidance=req.strength, seed=req.seed)
+        except Exception as exc:
+            raise EditLevelError(len(req.prompts) - 1, req.prompts[-1], exc) from exc
+        return WindowResult(req, np.asarray(shown, np.float32), np.asarray(initial, np.float32))
     for i, prompt in enumerate(req.prompts):
         try:
             current = model.edit(req.music, initial, current, prompt,

@@ -12,7 +12,7 @@ class FakeModel:
     """New frames continue the last known frame with a sine whose phase depends on the seed, so two
     windows disagree (a seam would jump) but each continues its own known frames smoothly.
     `edit` moves the root 0.25 * text_guidance metres along x per edit level (so tests can see an
-    edit in the streamed motion). `delay_s` makes every call take that long (a slow model)."""
+    edit in the streamed motion); `edit_stack` does all levels at once, in one call. `delay_s` makes every call take that long (a slow model)."""
 
     window = WINDOW
     can_edit = True
@@ -54,6 +54,17 @@ class FakeModel:
         out = np.array(current, dtype=np.float32, copy=True)
         n = int(np.asarray(known_mask).sum()) if known_mask is not None else 0
         out[n:, EDIT_CHANNEL] += 0.25 * text_guidance
+        if n:
+            out[:n] = known[:n]
+        return out
+
+    def edit_stack(self, music, initial, prompts, known=None, known_mask=None, steps=10,
+                   text_guidance=2.0, seed=None):
+        self.calls.append(("edit_stack", " | ".join(prompts)))
+        self._wait()
+        out = np.array(initial, dtype=np.float32, copy=True)
+        n = int(np.asarray(known_mask).sum()) if known_mask is not None else 0
+        out[n:, EDIT_CHANNEL] += 0.25 * text_guidance * len(prompts)
         if n:
             out[:n] = known[:n]
         return out

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from liveedit.core.beats import GridState
-from liveedit.core.continuation import (BEAT, WindowRequest, extrapolate_music, music_window, run_window,
+from liveedit.core.continuation import (BEAT, EditLevelError, WindowRequest, extrapolate_music, music_window, run_window,
                                         window_plan)
 from liveedit.core.fakemodel import EDIT_CHANNEL, FakeModel
 
@@ -75,8 +75,38 @@ def test_mask_and_known_frames_are_passed_and_kept():
     assert np.abs(res.shown[40, 6:] - res.shown[39, 6:]).max() < 0.05
 
 
-def test_edits_run_in_order_on_top_of_the_initial_prediction():
+class PassPerEditModel(FakeModel):
+    """A model without `edit_stack`: one editing pass per active edit."""
+    edit_stack = None
+
+
+def test_stacked_edits_run_in_one_composed_pass():
     m = FakeModel()
+    req = make_request(prompts=("arms wider", "jump", "lean back"), strength=2.0)
+    res = run_window(m, req)
+    assert m.calls == [("generate", ""), ("edit_stack", "arms wider | jump | lean back")]
+    assert np.array_equal(res.shown[:40], req.known[:40])
+    assert res.shown[100, EDIT_CHANNEL] - res.initial[100, EDIT_CHANNEL] == pytest.approx(1.5)
+
+
+def test_a_single_edit_is_one_plain_pass():
+    m = FakeModel()
+    run_window(m, make_request(prompts=("jump",)))
+    assert m.calls == [("generate", ""), ("edit", "jump")]
+
+
+def test_a_failing_composed_pass_blames_the_newest_edit():
+    class Broken(FakeModel):
+        def edit_stack(self, *a, **k):
+            raise RuntimeError("boom")
+
+    with pytest.raises(EditLevelError) as err:
+        run_window(Broken(), make_request(prompts=("arms wider", "jump")))
+    assert err.value.level == 1 and err.value.prompt == "jump"
+
+
+def test_edits_run_in_order_on_top_of_the_initial_prediction():
+    m = PassPerEditModel()
     req = make_request(prompts=("arms wider", "jump"), strength=2.0)
     res = run_window(m, req)
     assert m.calls == [("generate", ""), ("edit", "arms wider"), ("edit", "jump")]

@@ -168,3 +168,44 @@ def test_edit_for_bars_counts_the_bars_the_grid_found():
         assert r.ok
         until[meter] = r.data["until_beat"]
     assert until[4] - until[3] == 2.0             # 2 bars of 4 beats against 2 bars of 3
+
+
+def test_an_edit_shows_a_few_step_preview_first_then_refines_it_with_full_steps():
+    core, _, _ = simulate(6, [0.3])
+    now = 6.0
+    assert core.handle(Command("edit", "jump"), now).ok
+    preview = core.poll(now, in_flight=False)
+    assert preview.reason == "edit" and preview.steps == core.cfg.preview_steps < core.cfg.steps
+    res = run_window(FakeModel(), preview)
+    res.compute_s = 0.1
+    info = core.on_result(res, now)
+    assert info.end > info.first and core.edit_commits[-1][1] == info.first   # the edit is on screen
+    assert core.poll(now, in_flight=True) is None                # nothing while a window is in flight
+    refine = core.poll(now, in_flight=False)
+    assert refine.reason == "refine" and refine.steps == core.cfg.steps
+    assert refine.edits_version == preview.edits_version and refine.prompts == ("jump",)
+    assert refine.initial is not None                            # still only the editing pass
+    # the refine's known frames end a refine compute time after the playhead: the preview plays until then
+    assert refine.start + refine.n_known == core.timeline.playhead + core.scheduler.lead_for("refine")
+    core.on_result(run_window(FakeModel(), refine), now)
+    assert core.poll(now, in_flight=False) is None               # refined once, then routine windows
+
+
+def test_a_newer_edit_makes_the_pending_refine_moot():
+    core, _, _ = simulate(6, [0.3])
+    now = 6.0
+    core.handle(Command("edit", "jump"), now)
+    core.on_result(run_window(FakeModel(), core.poll(now, in_flight=False)), now)
+    core.handle(Command("edit", "spin"), now)
+    req = core.poll(now, in_flight=False)
+    assert req.reason == "edit" and req.prompts == ("jump", "spin") and req.steps == core.cfg.preview_steps
+
+
+def test_no_preview_when_edits_use_as_few_steps_as_windows():
+    core = LiveCore(REST, LiveConfig(steps=4, preview_steps=4))
+    core, _, _ = simulate(6, [0.3], core=core)
+    core.handle(Command("edit", "jump"), 6.0)
+    req = core.poll(6.0, in_flight=False)
+    assert req.steps == 4
+    core.on_result(run_window(FakeModel(), req), 6.0)
+    assert core.poll(6.0, in_flight=False) is None

@@ -56,7 +56,32 @@ def test_plan_puts_known_frames_up_to_the_expected_commit_point():
 
 def test_latency_estimate_rises_fast_and_falls_slowly():
     s = Scheduler(SchedulerConfig(initial_latency_s=0.2))
+    s.note_compute(0.2)                 # the first measurement replaces the guess
+    assert s.latency_s == 0.2
     s.note_compute(1.0)
     assert s.latency_s == 0.6
     s.note_compute(0.0)
     assert abs(s.latency_s - 0.54) < 1e-9
+    s.note_compute(0.05, "edit")
+    assert s.edit_latency_s == 0.05 and s.latency_s == 0.54
+
+
+def test_refine_follows_a_preview_unless_the_stack_changed():
+    s = Scheduler(SchedulerConfig(hop=30))
+    s.mark_requested(0, 1, 0.0)
+    s.want_refine(1)
+    assert s.due(5, 300, 1, 0.3, in_flight=True) is None         # waits for the worker
+    assert s.due(5, 300, 1, 0.3, in_flight=False) == "refine"
+    s.mark_requested(5, 1, 0.3)
+    assert s.due(6, 300, 1, 0.4, in_flight=False) is None        # asked once
+    s.want_refine(1)
+    assert s.due(7, 300, 2, 0.5, in_flight=False) == "edit"      # a newer edit comes first
+
+
+def test_previews_and_refines_keep_their_own_compute_estimates():
+    s = Scheduler(SchedulerConfig(initial_latency_s=0.3, margin=1))
+    for _ in range(5):
+        s.note_compute(0.0, "edit")
+    s.note_compute(1.0, "refine")
+    assert s.edit_latency_s < s.latency_s < s._latency["refine"]
+    assert s.lead_for("edit") < s.lead_for("hop") < s.lead_for("refine")

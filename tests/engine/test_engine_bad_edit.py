@@ -20,6 +20,11 @@ class PickyModel(FakeModel):
             raise UnicodeEncodeError("utf-8", prompt, 0, 1, "surrogates not allowed")
         return super().edit(music, initial, current, prompt, **kw)
 
+    def edit_stack(self, music, initial, prompts, **kw):   # stacked edits run in one composed pass
+        if any("boom" in p for p in prompts):
+            raise UnicodeEncodeError("utf-8", prompts[-1], 0, 1, "surrogates not allowed")
+        return super().edit_stack(music, initial, prompts, **kw)
+
 
 class MemorySink:
     name = "memory"

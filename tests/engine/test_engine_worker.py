@@ -84,3 +84,11 @@ def test_latest_waiting_request_wins_and_routine_windows_are_not_cancelled():
     w, results, _ = run_worker(model, [(0, req(1)), (0.05, req(2)), (0.01, req(3))])
     assert [i for i, _ in results] == [1, 3]      # 1 ran to the end, 2 was replaced by 3
     assert w.replaced == 1 and w.cancelled == 0
+
+
+def test_a_newer_edit_cancels_a_refine_window():
+    """The refine of an edit state that has changed is stale; its preview is already on screen."""
+    model = SteppedModel(step_s=0.05)
+    refine, edit = req(1, "refine", version=1, prompts=("jump",)), req(2, "edit", version=2, prompts=("jump", "spin"))
+    w, results, _ = run_worker(model, [(0, refine), (0.15, edit)])
+    assert [i for i, _ in results] == [2] and w.cancelled == 1
