@@ -48,6 +48,38 @@ GENERATE_SAMPLING = SAMPLERS["dpm2"]
 BEAT_PULSE = 0.4
 EDIT_SAMPLING = SAMPLERS["ddim"]
 
+# History fading: how much a continuation window's music-conditioned prediction leans on the known
+# frames it continues, by distance from the seam. Up to HISTORY_NEAR frames past the last known
+# frame it is the prediction given those frames (so the seam stays continuous); from HISTORY_FAR
+# on it is HISTORY_FAR_WEIGHT of it, the rest a prediction of the same window without them; linear
+# in between. A dance that only ever continues itself inherits and deepens its own drift (the
+# pelvis sank from 0.90 m to 0.70 m over a minute while isolated windows stood tall); this lets the
+# music, not the previous window, decide where the dance goes a second after the seam.
+# 1.0 turns it off. Costs one more network row per window (1.5x a guided sampler step).
+# Only what the body does fades: contacts, pelvis height and the parent-relative rotations. Where the
+# dancer stands and faces (root x, z and the pelvis's global rotation) always continues the known
+# frames: a window drawn without them stands wherever the data's dancers stood, and leaning toward
+# it slid the whole body across the floor (foot skating 0.044 -> 0.075).
+HISTORY_NEAR = 15
+HISTORY_FAR = 60
+HISTORY_FAR_WEIGHT = 0.0
+HISTORY_FADED = np.r_[0:4, 5, 13:151]          # channels of the 151 (model/motion.py) that fade
+
+
+def history_weights(mask: torch.Tensor, far_weight: float, near: int = HISTORY_NEAR,
+                    far: int = HISTORY_FAR) -> torch.Tensor:
+    """Per-frame weight of the prefix-conditioned prediction (see HISTORY_FAR_WEIGHT).
+    mask: (B, T) bool, known frames first. -> (B, T) float: 1 on and near the known frames, falling
+    linearly to far_weight at `far` frames past the last known one. Frames before a known frame
+    (an in-between, not a prefix) keep 1."""
+    T = mask.shape[1]
+    frame = torch.arange(T, device=mask.device)
+    last_known = torch.where(mask, frame, torch.full_like(frame, -1)).amax(dim=1)        # (B,)
+    past = (frame[None, :] - last_known[:, None]).float()                               # (B, T)
+    ramp = ((past - near) / max(far - near, 1)).clamp(0.0, 1.0)
+    ramp = ramp * (last_known >= 0)[:, None]            # a window with nothing known: nothing to fade
+    return 1.0 - (1.0 - far_weight) * ramp
+
 # How `edit_stack` composes several stacked edits into one sampler pass (see there).
 STACK_COMPOSITIONS = ("tokens", "guidance")
 STACK_COMPOSE = "tokens"
@@ -57,7 +89,11 @@ def describe_sampling(model, which: str = "generate_sampling") -> str:
     """How `model` samples new dance (or, with which="edit_sampling", edits), for reports and dance
     files; "DDIM" for models without the setting (test stand-ins sample that way)."""
     sampling = getattr(model, which, None)
-    return sampling.describe() if sampling is not None else "DDIM"
+    text = sampling.describe() if sampling is not None else "DDIM"
+    fade = getattr(model, "history_far_weight", 1.0)
+    if which == "generate_sampling" and fade < 1.0:
+        text += f"; history fading to {fade:g} from {HISTORY_NEAR} to {HISTORY_FAR} frames past the known ones"
+    return text
 
 
 class TextEncoderLike(Protocol):
@@ -125,6 +161,7 @@ class DanceModel:
         self.sampler = DDIMSampler()
         self.generate_sampling = GENERATE_SAMPLING
         self.edit_sampling = EDIT_SAMPLING
+        self.history_far_weight = HISTORY_FAR_WEIGHT
         self._text_encoder = text_encoder
         self._lock = threading.Lock()
 
@@ -218,7 +255,21 @@ class DanceModel:
         with self._lock:
             net = self.net
             guided = music_guidance != 1.0
-            if guided:  # conditional and unconditional in one batch of 2B
+            fade = guided and self.history_far_weight < 1.0 and bool(mask.any())
+            if fade:  # conditional, unconditional and conditional-without-history: one batch of 3B
+                no, yes = torch.zeros(B, dtype=torch.bool), torch.ones(B, dtype=torch.bool)
+                cond = net.condition(torch.cat([mu, mu, mu]), torch.cat([no, yes, no]))
+                known3 = torch.cat([known_n, known_n, known_n])
+                mask3 = torch.cat([mask, mask, torch.zeros_like(mask)])
+                w = torch.ones(B, self.window, self.cfg.motion_dim)                       # (B, T, 151)
+                w[..., HISTORY_FADED] = history_weights(mask, self.history_far_weight)[..., None]
+
+                def denoise(x, t):
+                    x0 = net.denoise(torch.cat([x, x, x]), torch.cat([t, t, t]), cond, known3, mask3)
+                    c, u, fresh = x0[:B], x0[B:2 * B], x0[2 * B:]
+                    c = fresh + w * (c - fresh)
+                    return u + music_guidance * (c - u)
+            elif guided:  # conditional and unconditional in one batch of 2B
                 drop = torch.cat([torch.zeros(B, dtype=torch.bool), torch.ones(B, dtype=torch.bool)])
                 cond = net.condition(torch.cat([mu, mu]), drop)
                 known2, mask2 = torch.cat([known_n, known_n]), torch.cat([mask, mask])

@@ -10,7 +10,7 @@ from model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from model.diffusion import SAMPLERS, CosineSchedule, DDIMSampler, cosine_alphas_cumprod
 from model.motion import Normalizer
 from model.network import (CrossModalityEditingModule, DanceEditor, EditInputs, ModelConfig, adain)
-from model.pipeline import DanceModel
+from model.pipeline import HISTORY_FADED, DanceModel, history_weights
 
 TINY = dict(width=32, depth=2, heads=2, music_layers=1, dropout=0.0)
 
@@ -384,3 +384,42 @@ def test_a_model_without_beat_phase_warm_starts_exactly():
     with torch.no_grad():
         torch.testing.assert_close(old.denoise(x, t, old.condition(music), x, mask),
                                    new.denoise(x, t, new.condition(music), x, mask))
+
+
+def test_history_weights_hold_the_seam_and_fade_past_it():
+    mask = torch.zeros(3, 150, dtype=torch.bool)
+    mask[0, :30] = True
+    mask[1, 100:] = True        # known frames at the end: nothing after them to fade
+    w = history_weights(mask, 0.25, near=15, far=60)
+    assert w[0, :45].eq(1).all() and torch.allclose(w[0, 89:], torch.tensor(0.25))   # last known: 29
+    assert (w[0, 44:90].diff() < 0).all()                                  # a straight fall in between
+    assert w[1].eq(1).all() and w[2].eq(1).all()
+
+
+def test_history_fading_leans_far_frames_on_the_prediction_without_the_prefix():
+    """The music-conditioned row given the prefix is blended, frame by frame, with the same row
+    given no prefix; the unconditional row keeps the prefix; nothing changes at weight 1."""
+    dm = DanceModel.tiny_random(0)
+    music = np.random.default_rng(0).normal(size=(150, 35)).astype(np.float32)
+    # a network that answers 1 wherever it was given known frames and 0 where it was not
+    dm.net.denoise = lambda x, t, cond, known, mask, **kw: mask.any(dim=1).float()[:, None, None].expand_as(x).clone()
+    seen = []
+
+    def one_step(denoise, shape, **kw):
+        seen.append(denoise(torch.zeros(shape), torch.full((shape[0],), 500)))
+        return seen[-1]
+
+    dm.sampler.sample = one_step
+    mask = np.zeros(150, bool)
+    mask[:30] = True
+    known = np.zeros((150, 151), np.float32)
+    dm.history_far_weight = 0.0
+    dm.generate(music, known=known, known_mask=mask, music_guidance=2.0)
+    w = history_weights(torch.from_numpy(mask)[None], 0.0)[0]
+    faded, kept = seen[-1][0, :, HISTORY_FADED], seen[-1][0, :, [4, 6, 7, 12]]
+    assert torch.allclose(faded, (1 + 2.0 * (w - 1))[:, None])           # u + g (c - u), c faded
+    assert faded[:45].eq(1).all() and faded[90:].eq(-1).all()
+    assert kept.eq(1).all()                                  # where the dancer stands and faces: kept
+    dm.history_far_weight = 1.0
+    dm.generate(music, known=known, known_mask=mask, music_guidance=2.0)
+    assert seen[-1].eq(1).all()

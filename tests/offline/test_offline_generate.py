@@ -112,13 +112,14 @@ def test_cli_generate_with_the_tiny_model(tmp_path, capsys):
     assert d.num_frames == num_frames(int(6.0 * 15360))
     assert d.meta["seed"] == 7 and d.meta["steps"] == 2 and d.meta["beat_source"] == "sidecar"
     assert d.meta["checkpoint"].startswith("tiny-random")
-    assert d.meta["sampler"] == "DPM-Solver++(2M), steps even in log-SNR"
+    assert d.meta["sampler"] == ("DPM-Solver++(2M), steps even in log-SNR; "
+                                 "history fading to 0 from 15 to 60 frames past the known ones")
     assert len(d.meta["song_sha256"]) == 64
     assert np.isfinite(d.current).all()
     assert "wrote" in capsys.readouterr().out
     assert main(["generate", str(tmp_path / "song.wav"), "-o", str(out), "--checkpoint", "random",
                  "--steps", "2", "--seed", "7", "-q", "--sampler", "ddim"]) == 0
-    assert dancefile.load(out).meta["sampler"] == "DDIM"
+    assert dancefile.load(out).meta["sampler"].startswith("DDIM; history fading")
     assert d.meta["dynamics"] == 0.0          # the tiny random model has no energy envelope
     assert main(["generate", str(tmp_path / "song.wav"), "-o", str(out), "--checkpoint", "random",
                  "--dynamics", "3", "-q"]) == 2
