@@ -53,9 +53,9 @@ EDIT_SAMPLING = SAMPLERS["ddim"]
 # frame it is the prediction given those frames (so the seam stays continuous); from HISTORY_FAR
 # on it is HISTORY_FAR_WEIGHT of it, the rest a prediction of the same window without them; linear
 # in between. A dance that only ever continues itself inherits and deepens its own drift (the
-# pelvis sank from 0.90 m to 0.70 m over a minute while isolated windows stood tall); this lets the
+# pelvis sank from 0.90 m to 0.70 m within 20 s while isolated windows stood tall); this lets the
 # music, not the previous window, decide where the dance goes a second after the seam.
-# 1.0 turns it off. Costs one more network row per window (1.5x a guided sampler step).
+# 1.0 turns it off. Costs a third network row per sampler step (a continuation window 1.33x).
 # Only what the body does fades: contacts, pelvis height and the parent-relative rotations. Where the
 # dancer stands and faces (root x, z and the pelvis's global rotation) always continues the known
 # frames: a window drawn without them stands wherever the data's dancers stood, and leaning toward
@@ -256,27 +256,22 @@ class DanceModel:
             net = self.net
             guided = music_guidance != 1.0
             fade = guided and self.history_far_weight < 1.0 and bool(mask.any())
-            if fade:  # conditional, unconditional and conditional-without-history: one batch of 3B
+            if guided:  # conditional, unconditional (and, fading, conditional without history): one batch
+                rows = 3 if fade else 2
                 no, yes = torch.zeros(B, dtype=torch.bool), torch.ones(B, dtype=torch.bool)
-                cond = net.condition(torch.cat([mu, mu, mu]), torch.cat([no, yes, no]))
-                known3 = torch.cat([known_n, known_n, known_n])
-                mask3 = torch.cat([mask, mask, torch.zeros_like(mask)])
-                w = torch.ones(B, self.window, self.cfg.motion_dim)                       # (B, T, 151)
-                w[..., HISTORY_FADED] = history_weights(mask, self.history_far_weight)[..., None]
+                cond = net.condition(torch.cat([mu] * rows), torch.cat([no, yes, no][:rows]))
+                known_r = torch.cat([known_n] * rows)
+                mask_r = torch.cat([mask, mask, torch.zeros_like(mask)][:rows])
+                if fade:
+                    w = torch.ones(B, self.window, self.cfg.motion_dim)                   # (B, T, 151)
+                    w[..., HISTORY_FADED] = history_weights(mask, self.history_far_weight)[..., None]
 
                 def denoise(x, t):
-                    x0 = net.denoise(torch.cat([x, x, x]), torch.cat([t, t, t]), cond, known3, mask3)
-                    c, u, fresh = x0[:B], x0[B:2 * B], x0[2 * B:]
-                    c = fresh + w * (c - fresh)
-                    return u + music_guidance * (c - u)
-            elif guided:  # conditional and unconditional in one batch of 2B
-                drop = torch.cat([torch.zeros(B, dtype=torch.bool), torch.ones(B, dtype=torch.bool)])
-                cond = net.condition(torch.cat([mu, mu]), drop)
-                known2, mask2 = torch.cat([known_n, known_n]), torch.cat([mask, mask])
-
-                def denoise(x, t):
-                    x0 = net.denoise(torch.cat([x, x]), torch.cat([t, t]), cond, known2, mask2)
-                    c, u = x0[:B], x0[B:]
+                    x0 = net.denoise(torch.cat([x] * rows), torch.cat([t] * rows), cond, known_r, mask_r)
+                    c, u = x0[:B], x0[B:2 * B]
+                    if fade:
+                        fresh = x0[2 * B:]
+                        c = fresh + w * (c - fresh)
                     return u + music_guidance * (c - u)
             else:
                 cond = net.condition(mu)
