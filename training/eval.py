@@ -20,7 +20,9 @@ Protocol (written into docs/RESULTS.md with the numbers):
 * Edits in users' words (training/phrasing_eval.py): single edits with the held-out user phrasings
   (training/corpus/user_phrasings.json) on held-out corpus windows where each edit applies, by
   phrasing category, with a confusion table of what failed edits did instead. Alone:
-  `liveedit eval --phrasings-only` (--phrasing-windows N windows per phrasing).
+  `liveedit eval --phrasings-only` (--phrasing-windows N windows per phrasing). Each phrasing edits
+  the corpus's dance and, as a performer does live, the model's own dance for the same music
+  (--phrasing-dance).
 """
 from __future__ import annotations
 
@@ -517,18 +519,34 @@ def _run_longform_only(args, dm, text_encoder, longform: LongformFn | None) -> d
     return results
 
 
-def _phrasing_section(args, dm, measure, log) -> dict | None:
-    """Single edits in users' words (training/phrasing_eval.py), or None when skipped."""
+def _phrasing_section(args, dm, measure, log) -> dict:
+    """Single edits in users' words (training/phrasing_eval.py) on each dance of --phrasing-dance:
+    {"phrasings": on the corpus's dance, "phrasings_own": on the model's own}; empty when skipped."""
     if not getattr(args, "phrasing_windows", 0) or args.synthetic or not getattr(dm, "can_edit", True):
-        return None
+        return {}
     from training.phrasing_eval import PhrasingEvalConfig, evaluate_phrasings, load_cases  # noqa: PLC0415
 
-    cfg = PhrasingEvalConfig(windows=args.phrasing_windows, splits=tuple(args.phrasing_splits.split(",")),
-                             steps=args.steps, text_guidance=args.text_guidance, redraw=_edit_redraw(args),
-                             batch=args.batch, seed=args.seed, margin=args.margin, tolerance=args.tolerance)
     cases = load_cases(args.phrasings) if args.phrasings else None
-    log("eval: single edits on user phrasings")
-    return evaluate_phrasings(dm, args.corpus, cfg, cases=cases, measure=measure, log=log)
+    out = {}
+    for dance in _phrasing_dances(args):
+        cfg = PhrasingEvalConfig(windows=args.phrasing_windows, splits=tuple(args.phrasing_splits.split(",")),
+                                 steps=args.steps, text_guidance=args.text_guidance, redraw=_edit_redraw(args),
+                                 batch=args.batch, seed=args.seed, margin=args.margin, tolerance=args.tolerance,
+                                 dance=dance)
+        log(f"eval: single edits on user phrasings ({dance} dance)")
+        key = "phrasings" if dance == "corpus" else f"phrasings_{dance}"
+        out[key] = evaluate_phrasings(dm, args.corpus, cfg, cases=cases, measure=measure, log=log)
+    return out
+
+
+def _phrasing_dances(args) -> list[str]:
+    from training.phrasing_eval import DANCES  # noqa: PLC0415
+
+    dances = [d.strip() for d in str(getattr(args, "phrasing_dance", "corpus")).split(",") if d.strip()]
+    bad = [d for d in dances if d not in DANCES]
+    if bad or not dances:
+        raise SystemExit(f"--phrasing-dance takes a comma-separated list of {', '.join(DANCES)}; got {bad or dances}")
+    return dances
 
 
 def _run_phrasings_only(args, dm, measure, text_encoder) -> dict:
@@ -540,7 +558,7 @@ def _run_phrasings_only(args, dm, measure, text_encoder) -> dict:
     if dm is None:
         dm = load_model(args.checkpoint, args.tiny_random, text_encoder, getattr(args, "sampler", None))
     results: dict = {"meta": _meta(args, dm, data=f"corpus `{_short(args.corpus)}` (--phrasings-only)")}
-    results["phrasings"] = _phrasing_section(args, dm, measure, log)
+    results.update(_phrasing_section(args, dm, measure, log))
     results["goals"] = []
     results["meta"]["seconds"] = round(time.perf_counter() - t0, 1)
     _write(args, results, None, log)
@@ -691,9 +709,7 @@ def _run(args, dm, measure, embed, text_encoder, variant_models, longform: Longf
         results["table3_gt"] = ground_truth_editing(edit_test, refs, spread, measure, cfg, scorer, embed)
         results["table4"] = _ablations(args, dm, edit_test, cfg, refs, spread, measure, scorer, embed,
                                        variant_models, rows[1], text_encoder, log)
-        ph = _phrasing_section(args, dm, measure, log)
-        if ph is not None:
-            results["phrasings"] = ph
+        results.update(_phrasing_section(args, dm, measure, log))
     else:
         why = ("the model has no editing branch (stage 2 not trained)" if edit_test
                else "no held-out window has a chain of 3 edits")
@@ -869,6 +885,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="user phrasing set for the single-edit section (default: training/corpus/user_phrasings.json)")
     p.add_argument("--phrasing-windows", type=int, default=2, metavar="N",
                    help="single-edit section: held-out windows per user phrasing; 0 skips the section")
+    p.add_argument("--phrasing-dance", default="corpus,own", metavar="LIST",
+                   help="single-edit section: which dance each phrasing edits, comma-separated: 'corpus' (the "
+                        "corpus record's parent, where the corpus's edited dance is a reference) and/or 'own' "
+                        "(the model's own dance for the window's music, what a performer edits live)")
     p.add_argument("--phrasing-splits", default="test,val", help="corpus splits the section's windows come from")
     p.add_argument("--phrasings-only", action="store_true",
                    help="only the single-edit section on user phrasings (per category, with a confusion table)")

@@ -12,6 +12,11 @@ spread comes from training-split windows. Two references on the same windows:
 * corpus phrasing: the corpus's own prompt for that window (the language gap is the difference);
 * ground truth: the corpus's edited dance (the ceiling of the measures).
 
+`PhrasingEvalConfig(dance="own")` edits the model's own dance instead: for each window, what the
+model generates for its music (`DanceModel.generate`, the dance a performer sees and edits live)
+is both the initial and the current dance. The corpus's edited dance is then no reference (it edits
+another dance), so only the corpus phrasing is scored beside the user phrasings.
+
     res = evaluate_phrasings(dm, corpus_dir, PhrasingEvalConfig(windows=2))
     res["categories"]   # rows: category, n, edit_success, preservation
     res["confusion"]    # rows: requested change -> what moved most instead, count
@@ -21,7 +26,7 @@ from __future__ import annotations
 import json
 import time
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -68,6 +73,10 @@ class PhrasingEvalConfig:
     margin: float = DEFAULT_MARGIN
     tolerance: float = DEFAULT_TOLERANCE
     references: bool = True             # also score the corpus phrasing and the ground truth
+    dance: str = "corpus"               # the dance edited: "corpus" (the record's parent) or "own" (generated)
+
+
+DANCES = ("corpus", "own")
 
 
 def load_cases(path: str | Path = USER_PHRASINGS) -> list[PhrasingCase]:
@@ -172,6 +181,16 @@ def _edit_all(dm, jobs: list[tuple[EditWindow, str]], cfg: PhrasingEvalConfig) -
     return np.concatenate(out) if out else np.zeros((0, WINDOW, 151), np.float32)
 
 
+def _own_dances(dm, windows: list[EditWindow], cfg: PhrasingEvalConfig) -> dict[str, np.ndarray]:
+    """The model's own dance for each window's music, by motion id -> (150, 151)."""
+    out: dict[str, np.ndarray] = {}
+    for b, i in enumerate(range(0, len(windows), cfg.batch)):
+        part = windows[i:i + cfg.batch]
+        gen = np.asarray(dm.generate(np.stack([w.music for w in part]), steps=cfg.steps, seed=cfg.seed + b))
+        out.update({w.motion_id: g for w, g in zip(part, gen)})
+    return out
+
+
 def _dominant(before: Mapping[str, float], after: Mapping[str, float], spread: Mapping[str, float]) -> tuple[str, float]:
     """The attribute that moved most (in spreads) and its signed change."""
     best, val = "", 0.0
@@ -219,6 +238,11 @@ def evaluate_phrasings(dm, corpus: str | Path, cfg: PhrasingEvalConfig | None = 
             skipped.append(c.edit_type or _requested(c.expected))
         jobs += [(w, c.text) for w in ws]
         owners += [c] * len(ws)
+    if cfg.dance not in DANCES:
+        raise ValueError(f"dance must be one of {DANCES}, got {cfg.dance!r}")
+    if cfg.dance == "own":
+        own = _own_dances(dm, list({w.motion_id: w for w, _ in jobs}.values()), cfg)
+        jobs = [(replace(w, current=own[w.motion_id], initial=own[w.motion_id]), p) for w, p in jobs]
     windows = {w.motion_id: (w, c) for (w, _), c in zip(jobs, owners)}  # distinct windows, first owner
     log(f"phrasings: {len(jobs)} edits of {len(cases) - len(skipped)} phrasings on {len(windows)} held-out windows")
 
@@ -274,10 +298,11 @@ def _references(dm, windows: dict, cfg: PhrasingEvalConfig, measured: dict, spre
     items = [(w, c) for w, c in windows.values() if c.edit_type]
     if not items:
         return []
-    corpus_after = joints_of(_edit_all(dm, [(w, w.text) for w, _ in items], cfg))
-    gt_after = joints_of(np.stack([w.target for w, _ in items]))
+    rows = [("corpus phrasing, same windows", joints_of(_edit_all(dm, [(w, w.text) for w, _ in items], cfg)))]
+    if cfg.dance == "corpus":   # the corpus's edited dance edits the corpus's dance, not the model's
+        rows.append(("ground truth (corpus edit)", joints_of(np.stack([w.target for w, _ in items]))))
     out = []
-    for label, after_j in (("corpus phrasing, same windows", corpus_after), ("ground truth (corpus edit)", gt_after)):
+    for label, after_j in rows:
         oc = [score_attributes(measured[w.motion_id], measure(a, w.beats, fps=FPS), c.expected, spread,
                                cfg.margin, cfg.tolerance, c.keep) for (w, c), a in zip(items, after_j)]
         out.append({"category": label, **_summary(oc)})
@@ -290,7 +315,10 @@ def markdown(res: dict) -> list[str]:
         return "–" if v is None or not np.isfinite(v) else f"{v:.1%}"
 
     cfg = res["config"]
-    L = ["# Edits in users' words (held-out user phrasings)", "",
+    own = cfg.get("dance") == "own"
+    L = ["# Edits in users' words (held-out user phrasings)" + (", on the model's own dance" if own else ""), "",
+         *(["The dance edited is the model's own for each window's music (what a performer edits live), "
+            "not the corpus's; the corpus's edited dance is no reference for it.", ""] if own else []),
          f"{res['cases']} phrasings from `training/corpus/user_phrasings.json` (written the way performers talk, never "
          f"trained on), each a single edit of the same {cfg['windows']} held-out corpus window(s) where its edit type "
          f"applies ({res['edits']} edits on {res['windows']} windows of the {'/'.join(cfg['splits'])} split(s)); success and "

@@ -96,6 +96,38 @@ def test_an_oracle_scores_like_the_ground_truth_and_an_inert_model_fails_every_e
     assert "don't tuck the arms in" in inert_model.prompts and "swing the arms wider" in inert_model.prompts
 
 
+class OwnDancer(Replay):
+    """A stand-in model with a dance of its own: generate() returns the music's first 151 channels
+    tiled; edit() keeps the dance it is given (inert) and records it."""
+
+    def __init__(self):
+        super().__init__([], oracle=False)
+        self.edited = []
+
+    def generate(self, music, steps=10, seed=None):
+        return np.tile(np.asarray(music)[..., :1], (1, 1, 151)).astype(np.float32)
+
+    def edit(self, music, initial, current, prompts, **kw):
+        self.edited += [(np.asarray(i), np.asarray(c)) for i, c in zip(initial, current)]
+        return super().edit(music, initial, current, prompts, **kw)
+
+
+def test_own_dance_mode_edits_what_the_model_generated(corpus):
+    cfg = pe.PhrasingEvalConfig(windows=2, splits=("test",), batch=3, dance="own")
+    model = OwnDancer()
+    res = pe.evaluate_phrasings(model, corpus, cfg, cases=CASES)
+    own = {model.generate(w.music[None])[0].tobytes() for w in _all_windows(corpus)}
+    assert model.edited and all(c.tobytes() in own and np.array_equal(i, c) for i, c in model.edited)
+    assert not any(np.array_equal(c, w.current) for _, c in model.edited for w in _all_windows(corpus))
+    # the inert model keeps every attribute of the dance it was given, and moves none
+    allrow = res["categories"][-1]
+    assert allrow["edit_success"] == 0.0 and allrow["preservation"] == 1.0
+    assert [r["category"] for r in res["references"]] == ["corpus phrasing, same windows"]
+    assert "on the model's own dance" in "\n".join(pe.markdown(res))
+    with pytest.raises(ValueError, match="dance must be one of"):
+        pe.evaluate_phrasings(model, corpus, pe.PhrasingEvalConfig(dance="mine"), cases=CASES)
+
+
 def test_confusion_names_what_moved_instead():
     fails = [{"text": "a", "requested": "arm_span +", "instead": "bounce +"},
              {"text": "b", "requested": "arm_span +", "instead": "bounce +"},
@@ -116,10 +148,11 @@ def test_user_phrasing_set_loads_with_its_edit_types():
 def test_phrasings_only_report_with_a_tiny_model(corpus, tmp_path, evalkit):
     enc = evalkit.HashTextEncoder()
     args = evalkit.args(tmp_path, synthetic=0, corpus=str(corpus), phrasings_only=True, phrasing_windows=1,
-                    phrasing_splits="test")
+                    phrasing_splits="test", phrasing_dance="corpus,own")
     res = ev.run(args, dm=DanceModel.tiny_random(seed=0, text_encoder=enc))
     ph = res["phrasings"]
     assert ph["edits"] > 0 and all(0.0 <= r["preservation"] <= 1.0 for r in ph["categories"] if r["n"])
     text = (tmp_path / "RESULTS.md").read_text()
     assert "Edits in users' words" in text and "| negation |" in text and "Moved most instead" in text
     assert "table2" not in res
+    assert res["phrasings_own"]["config"]["dance"] == "own" and "on the model's own dance" in text

@@ -126,9 +126,10 @@ def write_report(results: dict, out: Path, img_dir: Path, example_music_beats, e
          f"- Model: `{m['model']}` {_meta_line(m.get('model_meta', {}))}", ""]
     if results.get("longform"):
         L += longform_section(results["longform"], rel)
-    if results.get("phrasings"):
-        from training.phrasing_eval import markdown as phrasing_markdown  # noqa: PLC0415
-        L += phrasing_markdown(results["phrasings"])
+    for key in ("phrasings", "phrasings_own"):
+        if results.get(key):
+            from training.phrasing_eval import markdown as phrasing_markdown  # noqa: PLC0415
+            L += phrasing_markdown(results[key])
     if "table2" not in results:
         out.write_text("\n".join(L))
         return
