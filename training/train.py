@@ -44,6 +44,7 @@ from model.motion import CONTACT, Normalizer, decode  # noqa: E402
 from model.network import DanceEditor, EditInputs, ModelConfig, parameter_count  # noqa: E402
 from model.skeleton import FOOT_JOINTS, forward_kinematics  # noqa: E402
 from training.data import PreparedBatches, draw_windows, on_device, open_training_data  # noqa: E402
+from training.own_dances import build_bank, mix_in  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -302,6 +303,9 @@ def train_stage(stage: int, net: DanceEditor, data, normalizer: Normalizer, pres
     schedule = CosineSchedule().to(device)
     gen = torch.Generator(device=device).manual_seed(args.seed + 1000 * rank + start + 7919 * stage)
     batches = batch_stream(data, stage, preset, args, rank, start)
+    bank = None
+    if stage == 2 and getattr(args, "own_current", 0.0) > 0:
+        bank = build_bank(args.init, batches, args.own_windows, seed=args.seed, progress=rank == 0)
     try:
         from tqdm import tqdm
         bar = tqdm(total=steps, initial=start, desc=f"stage {stage}", disable=rank != 0, dynamic_ncols=True)
@@ -321,6 +325,8 @@ def train_stage(stage: int, net: DanceEditor, data, normalizer: Normalizer, pres
         for g in opt.param_groups:
             g["lr"] = lr_at(step, steps, base_lr, preset.warmup)
         batch = on_device(to_device(next(batches), device), gen)
+        if bank is not None:
+            batch = mix_in(batch, bank, args.own_current, gen)
         losses = optimise(model, batch, normalizer, schedule, gen, stage, opt, params, args.bf16,
                           args.edit_emphasis, args.edit_low_noise, args.own_prefix)
         ema.update(trained, step)
@@ -407,6 +413,8 @@ def compute_losses(model, batch: dict, normalizer: Normalizer, schedule: CosineS
         current = normalizer.normalize(batch["current"])
         initial = normalizer.normalize(batch["initial"])
         drop_text = torch.rand(B, generator=gen, device=device) < 0.1
+        if "own" in batch:   # the model's own dances (--own-current): no text, no edit
+            drop_text = drop_text | batch["own"]
         # no text -> no edit: the target is the dance as it was
         target = torch.where(drop_text[:, None, None], current, target)
         edit = EditInputs(current=current, initial=initial, text=batch["text"], text_mask=batch["text_mask"],
@@ -439,7 +447,8 @@ def write_model(args, net: DanceEditor, ema: EMA, trained, normalizer, stage: in
     cut off still leaves a usable model)."""
     # (the editing branch exists only from stage 2 on, so a stage-1 file holds the generation branch alone)
     meta = {"stage": stage, "step": step, "partial": partial, "preset": args.preset, "data": args.data,
-            "seed": args.seed, "phrasing_mix": getattr(args, "phrasing_mix", 0.0), "wall_time_s": round(time.time() - args.t0, 1),
+            "seed": args.seed, "phrasing_mix": getattr(args, "phrasing_mix", 0.0),
+            "own_current": getattr(args, "own_current", 0.0), "wall_time_s": round(time.time() - args.t0, 1),
             "torch": str(torch.__version__), "device": "cuda" if torch.cuda.is_available() else "cpu"}
     if stage == 2:  # counting the steps of the checkpoint this run continued (--init), if any
         meta["stage2_total_steps"] = args.stage2_steps_before + step
@@ -588,6 +597,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="stage 1: for this share of the windows that continue a prefix, the prefix is the "
                         "network's own output and the target returns from it to the data (against the "
                         "dance sinking over successive windows; training.train.own_output_prefix)")
+    p.add_argument("--own-current", type=float, default=0.0, metavar="P",
+                   help="stage 2: in this share of the rows, the dance to edit is the --init model's own dance "
+                        "(generated once, --own-windows of them) with the text dropped, so the branch learns to "
+                        "keep the model's own dances as well as the corpus's (training/own_dances.py; 0 = off)")
+    p.add_argument("--own-windows", type=int, default=512, metavar="N",
+                   help="how many own dances --own-current generates before stage 2")
     p.add_argument("--phrasing-mix", type=float, default=0.0, metavar="P",
                    help="stage 2: replace this share of training prompts by a generated phrasing of the same edit "
                         "(training/corpus/phrasings.py: synonyms, intensifiers, negated opposites; 0 = corpus text only, "
@@ -646,6 +661,10 @@ def main(argv=None) -> int:
 
     if not 0.0 <= args.phrasing_mix <= 1.0:
         raise SystemExit(f"--phrasing-mix must be in [0, 1], got {args.phrasing_mix}")
+    if not 0.0 <= args.own_current <= 1.0:
+        raise SystemExit(f"--own-current must be in [0, 1], got {args.own_current}")
+    if args.own_current > 0 and not args.init:
+        raise SystemExit("--own-current needs --init CKPT: the model whose own dances the branch learns to keep")
     data = open_training_data(args.data, args.corpus_dir, preset, seed=args.seed, rank=rank,
                               phrasing_mix=args.phrasing_mix)
     stages = [int(s) for s in args.stages.split(",")]

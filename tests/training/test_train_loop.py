@@ -221,6 +221,39 @@ def mask_stats(masks: np.ndarray) -> dict:
             "gap_range": (gap.min(), gap.max())}
 
 
+def test_own_dances_replace_that_share_of_rows_as_unedited_dances():
+    from training.own_dances import mix_in
+    B, T = 400, 150
+    batch = {"target": torch.zeros(B, T, 151), "current": torch.ones(B, T, 151), "initial": torch.ones(B, T, 151),
+             "music": torch.zeros(B, T, 35), "mask": torch.zeros(B, T, dtype=torch.bool)}
+    bank = {"dance": torch.arange(3, dtype=torch.float32)[:, None, None].expand(3, T, 151) + 5,   # 5, 6, 7
+            "music": torch.full((3, T, 35), 9.0)}
+    out = mix_in(batch, bank, 0.25, torch.Generator().manual_seed(0))
+    own = out["own"]
+    assert 0.18 < own.float().mean() < 0.32
+    for key in ("target", "current", "initial"):
+        assert torch.all(out[key][own] >= 5) and torch.equal(out[key][~own], batch[key][~own])
+    assert torch.equal(out["target"][own], out["current"][own]) and torch.all(out["music"][own] == 9)
+    assert torch.all(batch["target"] == 0)                                   # the input batch is not changed
+    assert not mix_in(batch, bank, 0.0, torch.Generator().manual_seed(0))["own"].any()
+
+    # in the loss, an own row's text is dropped: the branch is asked to keep the dance it was given
+    from training.train import compute_losses
+    seen = {}
+
+    def network(x_t, t, music, target, mask, drop_music, edit):
+        seen["drop"] = edit.drop_text.clone()
+        return torch.zeros_like(x_t)
+
+    B = 64
+    small = {k: v[:B] for k, v in batch.items()}
+    small.update(text=torch.zeros(B, 4, 384), text_mask=torch.ones(B, 4, dtype=torch.bool))
+    mixed = mix_in(small, bank, 0.5, torch.Generator().manual_seed(1))
+    compute_losses(network, mixed, Normalizer.identity(151), CosineSchedule(), torch.Generator().manual_seed(2), stage=2)
+    assert mixed["own"].any() and torch.all(seen["drop"][mixed["own"]])
+    assert not torch.all(seen["drop"])                                       # the other rows keep most texts
+
+
 def test_device_masks_follow_the_reference_distribution():
     """device_masks (the training loop's, one draw for the whole batch) against random_known_masks
     (the per-window numpy reference): the same kinds, prefix lengths and spans, 6000 windows each."""

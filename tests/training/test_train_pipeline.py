@@ -71,8 +71,10 @@ def test_init_carries_a_two_stage_model_into_continued_training(tiny_corpus, tmp
     assert r.returncode == 0, r.stderr[-2000:]
     more = tmp_path / "more.pt"
     r = run_train(["--preset", "tiny", "--data", f"corpus:{tiny_corpus}", "--run-dir", str(tmp_path / "b"),
-                   "--out", str(more), "--init", str(first), "--stage2-steps", "1"])
+                   "--out", str(more), "--init", str(first), "--stage2-steps", "1",
+                   "--own-current", "0.5", "--own-windows", "6"])
     assert r.returncode == 0, r.stderr[-2000:]
+    assert DanceModel.load(more).meta["own_current"] == 0.5
     # its metadata counts the editing steps of both runs
     assert DanceModel.load(more).meta["stage2_total_steps"] == DanceModel.load(first).meta["stage2_total_steps"] + 1
     # stage 2 started from the file's trained editing branch, not from a fresh zero-joined copy
