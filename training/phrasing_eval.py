@@ -221,6 +221,8 @@ def evaluate_phrasings(dm, corpus: str | Path, cfg: PhrasingEvalConfig | None = 
 
     t0 = time.perf_counter()
     cfg = cfg or PhrasingEvalConfig()
+    if cfg.dance not in DANCES:
+        raise ValueError(f"dance must be one of {DANCES}, got {cfg.dance!r}")
     log = log or (lambda *a: None)
     if measure is None:
         from training.corpus.attributes import measure  # noqa: PLC0415
@@ -238,8 +240,6 @@ def evaluate_phrasings(dm, corpus: str | Path, cfg: PhrasingEvalConfig | None = 
             skipped.append(c.edit_type or _requested(c.expected))
         jobs += [(w, c.text) for w in ws]
         owners += [c] * len(ws)
-    if cfg.dance not in DANCES:
-        raise ValueError(f"dance must be one of {DANCES}, got {cfg.dance!r}")
     if cfg.dance == "own":
         own = _own_dances(dm, list({w.motion_id: w for w, _ in jobs}.values()), cfg)
         jobs = [(replace(w, current=own[w.motion_id], initial=own[w.motion_id]), p) for w, p in jobs]
