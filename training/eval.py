@@ -532,7 +532,7 @@ def _phrasing_section(args, dm, measure, log) -> dict:
         cfg = PhrasingEvalConfig(windows=args.phrasing_windows, splits=tuple(args.phrasing_splits.split(",")),
                                  steps=args.steps, text_guidance=args.text_guidance, redraw=_edit_redraw(args),
                                  batch=args.batch, seed=args.seed, margin=args.margin, tolerance=args.tolerance,
-                                 dance=dance)
+                                 dance=dance, music_guidance=args.music_guidance)
         log(f"eval: single edits on user phrasings ({dance} dance)")
         key = "phrasings" if dance == "corpus" else f"phrasings_{dance}"
         out[key] = evaluate_phrasings(dm, args.corpus, cfg, cases=cases, measure=measure, log=log)

@@ -18,17 +18,22 @@ current and the target dance, with the text dropped.
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Iterator
 
 import torch
 
 from model.pipeline import DanceModel
 
+MUSIC_GUIDANCE = 2.0   # DanceModel.generate's default, as the engine dances
+
 
 def build_bank(checkpoint: str | Path, batches: Iterator[dict], windows: int, steps: int = 10, seed: int = 0,
                chunk: int = 32, progress: bool = True) -> dict[str, torch.Tensor]:
     """Own dances for the music of `windows` training windows drawn from `batches` (draw_windows()
     batches). -> {"music": (K, T, 35), "dance": (K, T, 151)} float32, un-normalised."""
+    from training.eval import generate_initial  # noqa: PLC0415  (the evaluation's batched generate)
+
     if windows < 1:
         raise ValueError(f"windows must be >= 1, got {windows}")
     dm = DanceModel.load(checkpoint)
@@ -36,14 +41,9 @@ def build_bank(checkpoint: str | Path, batches: Iterator[dict], windows: int, st
     while sum(len(m) for m in music) < windows:
         music.append(torch.as_tensor(next(batches)["music"], dtype=torch.float32).cpu())
     music_t = torch.cat(music)[:windows]                                               # (K, T, 35)
-    dances = []
-    bar = _bar(windows, progress)
-    for k, i in enumerate(range(0, windows, chunk)):
-        part = music_t[i:i + chunk]
-        dances.append(torch.as_tensor(dm.generate(part.numpy(), steps=steps, seed=seed + k)))
-        bar.update(len(part))
-    bar.close()
-    return {"music": music_t, "dance": torch.cat(dances).float()}
+    dances = generate_initial(dm, [SimpleNamespace(music=m) for m in music_t.numpy()], steps, MUSIC_GUIDANCE,
+                              seed, chunk, progress, desc="own dances")
+    return {"music": music_t, "dance": torch.as_tensor(dances).float()}
 
 
 def mix_in(batch: dict, bank: dict[str, torch.Tensor], share: float, gen: torch.Generator) -> dict:
@@ -57,23 +57,12 @@ def mix_in(batch: dict, bank: dict[str, torch.Tensor], share: float, gen: torch.
     out["own"] = own
     if not bool(own.any()):
         return out
-    rows = own.nonzero().squeeze(1)
-    pick = torch.randint(0, len(bank["dance"]), (len(rows),), generator=gen, device=device).cpu()
+    pick = torch.randint(0, len(bank["dance"]), (int(own.sum()),), generator=gen, device=device).cpu()
     dance = bank["dance"][pick].to(device, target.dtype)
     for key in ("target", "current", "initial"):
         out[key] = batch[key].clone()
-        out[key][rows] = dance
+        out[key][own] = dance
     out["music"] = batch["music"].clone()
-    out["music"][rows] = bank["music"][pick].to(device, batch["music"].dtype)
+    out["music"][own] = bank["music"][pick].to(device, batch["music"].dtype)
     return out
 
-
-def _bar(total: int, enabled: bool):
-    try:
-        from tqdm import tqdm
-        return tqdm(total=total, desc="own dances", disable=not enabled, dynamic_ncols=True)
-    except ImportError:  # pragma: no cover
-        class _Null:
-            def update(self, n): pass
-            def close(self): pass
-        return _Null()

@@ -74,6 +74,7 @@ class PhrasingEvalConfig:
     tolerance: float = DEFAULT_TOLERANCE
     references: bool = True             # also score the corpus phrasing and the ground truth
     dance: str = "corpus"               # the dance edited: "corpus" (the record's parent) or "own" (generated)
+    music_guidance: float = 2.0         # the own dance's, as the engine dances it
 
 
 DANCES = ("corpus", "own")
@@ -183,12 +184,10 @@ def _edit_all(dm, jobs: list[tuple[EditWindow, str]], cfg: PhrasingEvalConfig) -
 
 def _own_dances(dm, windows: list[EditWindow], cfg: PhrasingEvalConfig) -> dict[str, np.ndarray]:
     """The model's own dance for each window's music, by motion id -> (150, 151)."""
-    out: dict[str, np.ndarray] = {}
-    for b, i in enumerate(range(0, len(windows), cfg.batch)):
-        part = windows[i:i + cfg.batch]
-        gen = np.asarray(dm.generate(np.stack([w.music for w in part]), steps=cfg.steps, seed=cfg.seed + b))
-        out.update({w.motion_id: g for w, g in zip(part, gen)})
-    return out
+    from training.eval import generate_initial  # noqa: PLC0415
+
+    gen = generate_initial(dm, windows, cfg.steps, cfg.music_guidance, cfg.seed, cfg.batch, progress=False)
+    return {w.motion_id: g for w, g in zip(windows, gen)}
 
 
 def _dominant(before: Mapping[str, float], after: Mapping[str, float], spread: Mapping[str, float]) -> tuple[str, float]:

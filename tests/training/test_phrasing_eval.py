@@ -104,7 +104,7 @@ class OwnDancer(Replay):
         super().__init__([], oracle=False)
         self.edited = []
 
-    def generate(self, music, steps=10, seed=None):
+    def generate(self, music, steps=10, music_guidance=2.0, seed=None):
         return np.tile(np.asarray(music)[..., :1], (1, 1, 151)).astype(np.float32)
 
     def edit(self, music, initial, current, prompts, **kw):
